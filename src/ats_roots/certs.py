@@ -1,0 +1,63 @@
+"""Certificates to install: the pinned roots plus checked site CAs."""
+
+from __future__ import annotations
+
+from cryptography import x509
+
+from . import _portable
+from .errors import BadInput
+from .roots import load_der_quietly, load_roots, now
+from .stores import Cert
+
+
+def ats_certs() -> list[Cert]:
+    return [Cert(r.slug, r.name, r.sha256, r.pem, r.der) for r in load_roots()]
+
+
+def load_extra_ca(path: str) -> list[Cert]:
+    """Every certificate in a site CA file, refused unless each is a valid CA."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        blocks = _portable.pem_blocks(data, strict=True)
+    except _portable.PemError as exc:
+        raise BadInput(f"{path}: not a PEM CA certificate: it {exc}") from None
+    out = []
+    for pem, der in blocks:
+        try:
+            cert = load_der_quietly(der)
+        except ValueError as exc:
+            raise BadInput(f"{path}: a block does not parse as X.509 ({exc})") from None
+        subject = cert.subject.rfc4514_string()
+        _require_ca(path, cert, subject)
+        if cert.not_valid_after_utc < now():
+            raise BadInput(f"{path}: {subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        sha = _portable.sha256_hex(der)
+        out.append(Cert("ats-extra-" + sha[:16], subject, sha, pem, der))
+    return out
+
+
+def _require_ca(path: str, cert: x509.Certificate, subject: str) -> None:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        bc = None
+    if bc is None or not bc.ca:
+        raise BadInput(
+            f"{path}: {subject} is not a CA certificate (no basicConstraints CA:TRUE); "
+            "give the root that issued it"
+        )
+
+
+def certs_to_install(extra_ca_paths: list[str] | None) -> list[Cert]:
+    certs = ats_certs()
+    seen = {c.sha256 for c in certs}
+    for path in extra_ca_paths or []:
+        for cert in load_extra_ca(path):
+            if cert.sha256 not in seen:
+                seen.add(cert.sha256)
+                certs.append(cert)
+    return certs

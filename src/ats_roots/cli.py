@@ -1,0 +1,190 @@
+"""The `ats` command: argument parsing and output only; the work is elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__, chain, errors, inspect_store
+from .errors import AtsError
+
+
+def _root_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default="/", metavar="DIR", help="a root file system (default /)")
+    p.add_argument("--family", help="skip detection: debian, rhel, alpine, suse, arch, notool")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ats", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ats-roots {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("roots", help="list the pinned Amazon Trust Services roots")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("fetch-roots", help="download the roots, accepting only pinned ones")
+    p.add_argument("--dest", default=".", metavar="DIR")
+    p.add_argument("--base-url", default=None, help="a mirror of the ATS repository")
+    p.add_argument("--ca-bundle", default=None, help="CA bundle for the download's TLS")
+
+    p = sub.add_parser("install", help="add the roots to a trust store the distro's way")
+    _root_arg(p)
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--extra-ca", action="append", default=[], metavar="FILE")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("verify", help="report, per root, trusted or missing")
+    _root_arg(p)
+    p.add_argument("--bundle", metavar="FILE", help="check this bundle instead of a system")
+    p.add_argument("--chain", metavar="FILE", help="a recorded chain, leaf first")
+    p.add_argument("--at", metavar="TIME", help="validation time (ISO 8601 or unix)")
+    p.add_argument("--host", metavar="NAME", help="name the leaf must match")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("uninstall", help="remove only what `ats install` added")
+    _root_arg(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("probe", help="TLS handshakes to real service endpoints")
+    p.add_argument("service", choices=["ses"])
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--ports", default=None, help="comma-separated, default all SES ports")
+    p.add_argument("--cafile", default=None, help="trust this bundle, not the system's")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def cmd_roots(args) -> int:
+    from .roots import load_roots
+
+    rows = [r.summary() for r in load_roots()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(
+                f"{r['name']}\n  subject   {r['subject']}\n  sha256    {r['sha256']}"
+                f"\n  not after {r['not_after']}"
+            )
+    return errors.OK
+
+
+def cmd_fetch_roots(args) -> int:
+    from .fetch import REPOSITORY, fetch_roots
+
+    got = fetch_roots(args.dest, args.base_url or REPOSITORY, args.ca_bundle)
+    for root in got:
+        print(f"ok {root.filename} {root.name}")
+    return errors.OK
+
+
+def _target(args):
+    from .stores import Target
+
+    return Target(args.root)
+
+
+def cmd_install(args) -> int:
+    from .install import install
+
+    result = install(_target(args), args.family, args.extra_ca, args.dry_run)
+    plan = result["plan"]
+    if args.json:
+        print(
+            json.dumps(
+                {**plan.to_json(), "dry_run": args.dry_run, "missing": result["missing"]}, indent=2
+            )
+        )
+    else:
+        print("\n".join(plan.lines()))
+    if result["missing"]:
+        print(
+            "ats: error: still not trusted after install: " + ", ".join(result["missing"]),
+            file=sys.stderr,
+        )
+        return errors.VERIFY_FAILED
+    return errors.OK
+
+
+def cmd_uninstall(args) -> int:
+    from .install import uninstall
+
+    plan = uninstall(_target(args), args.family)["plan"]
+    print(json.dumps(plan.to_json(), indent=2) if args.json else "\n".join(plan.lines()))
+    return errors.OK
+
+
+def cmd_verify(args) -> int:
+    from .install import view
+
+    store = (
+        inspect_store.view_bundle(args.bundle) if args.bundle else view(_target(args), args.family)
+    )
+    if args.bundle and not store.locations:
+        raise errors.BadInput(f"{args.bundle}: cannot read")
+    report = {"roots": inspect_store.root_report(store)}
+    ok = all(r["trusted"] for r in report["roots"])
+    if args.chain:
+        when = chain.parse_time(args.at) if args.at else None
+        from .roots import now
+
+        certs = chain.load_chain(args.chain)
+        trusted = [store.der_by_sha[s] for s in store.trusted() if s in store.der_by_sha]
+        report["chain"] = chain.verify_chain(certs, trusted, when or now(), args.host)
+        ok = ok and report["chain"]["ok"]
+    report["ok"] = ok
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_verify(report)
+    if not ok:
+        print(
+            "ats: error: verification failed; run `ats install` (see above for what is missing)",
+            file=sys.stderr,
+        )
+    return errors.OK if ok else errors.VERIFY_FAILED
+
+
+def _print_verify(report: dict) -> None:
+    for r in report["roots"]:
+        state = "trusted" if r["trusted"] else "MISSING"
+        where = f"  ({', '.join(r['where'])})" if r["where"] else ""
+        print(f"{state:8} {r['name']}{where}")
+    c = report.get("chain")
+    if c and c["ok"]:
+        print(f"chain ok for {c['host']}: " + " <- ".join(c["path"]))
+    elif c:
+        print(f"chain FAILED for {c['host']}: {c['error']}")
+
+
+def cmd_probe(args) -> int:
+    from . import probe
+
+    return probe.run_cli(args)
+
+
+COMMANDS = {
+    "roots": cmd_roots,
+    "fetch-roots": cmd_fetch_roots,
+    "install": cmd_install,
+    "verify": cmd_verify,
+    "uninstall": cmd_uninstall,
+    "probe": cmd_probe,
+}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AtsError as exc:
+        print(f"ats: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Download the roots from the Amazon Trust Services repository, pin-checked."""
+
+from __future__ import annotations
+
+import os
+
+import requests
+
+from . import _portable
+from .errors import BadInput, EnvRefuses
+from .roots import PINS, PinMismatch, check_pin
+
+REPOSITORY = "https://www.amazontrust.com/repository/"
+
+
+def fetch_roots(dest: str, base_url: str = REPOSITORY, ca_bundle: str | None = None) -> list:
+    """Fetch all five; write them only if every one matches its pin."""
+    if not os.path.isdir(dest):
+        raise BadInput(f"{dest}: no such directory")
+    verify = ca_bundle if ca_bundle else True
+    fetched = []
+    with requests.Session() as session:
+        for filename in PINS:
+            url = base_url.rstrip("/") + "/" + filename
+            try:
+                response = session.get(url, timeout=20, verify=verify)
+                response.raise_for_status()
+            except requests.RequestException as exc:
+                raise EnvRefuses(
+                    f"{url}: download failed ({exc.__class__.__name__}: {exc})"
+                ) from None
+            try:
+                fetched.append(check_pin(filename, response.content))
+            except PinMismatch as exc:
+                raise PinMismatch(f"refused, nothing written: {url}: {exc}") from None
+    for root in fetched:
+        _portable.atomic_write(os.path.join(dest, root.filename), root.pem)
+    return fetched

@@ -1,0 +1,89 @@
+"""Read what a system's OpenSSL trusts: its bundles and hashed directories."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from . import _portable
+from .roots import PINS
+from .stores import Target
+from .stores.notool import DEFAULT_OPENSSL_DIR, ask_openssl_dir
+
+
+@dataclass
+class StoreView:
+    """Fingerprints found, where; `openssl` marks the places OpenSSL reads."""
+
+    locations: dict[str, set[str]] = field(default_factory=dict)
+    openssl: set[str] = field(default_factory=set)
+    der_by_sha: dict[str, bytes] = field(default_factory=dict)
+
+    def trusted(self) -> set[str]:
+        found: set[str] = set()
+        for path in self.openssl or self.locations:
+            found |= self.locations.get(path, set())
+        return found
+
+    def where(self, sha: str) -> list[str]:
+        return sorted(p for p, shas in self.locations.items() if sha in shas)
+
+
+def read_bundle(view: StoreView, host_path: str, label: str) -> None:
+    try:
+        with open(host_path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    shas = set()
+    for _, der in _portable.pem_blocks(data):
+        sha = _portable.sha256_hex(der)
+        shas.add(sha)
+        view.der_by_sha.setdefault(sha, der)
+    view.locations[label] = shas
+
+
+def read_hash_dir(view: StoreView, host_dir: str, label: str) -> None:
+    for name in sorted(_portable.subject_hash_links(host_dir)):
+        read_bundle(view, os.path.join(host_dir, name), label + "/" + name)
+    merged: set[str] = set()
+    for key in [k for k in view.locations if k.startswith(label + "/")]:
+        merged |= view.locations.pop(key)
+    if merged or os.path.isdir(host_dir):
+        view.locations[label] = merged
+
+
+def view_target(target: Target, family) -> StoreView:
+    """The target's OpenSSL defaults (CAfile, CApath) plus its family's bundles."""
+    view = StoreView()
+    ossl = getattr(family, "openssl_dir", None)
+    ossl = ossl if isinstance(ossl, str) else None
+    ossl = ask_openssl_dir(target) or ossl or DEFAULT_OPENSSL_DIR
+    cafile, capath = ossl + "/cert.pem", ossl + "/certs"
+    read_bundle(view, target.path(target.resolve(cafile)), cafile)
+    read_hash_dir(view, target.path(target.resolve(capath)), capath)
+    view.openssl = {cafile, capath} & set(view.locations)
+    for bundle in family.store_files(target):
+        if bundle not in view.locations:
+            read_bundle(view, target.path(target.resolve(bundle)), bundle)
+    return view
+
+
+def view_bundle(path: str) -> StoreView:
+    view = StoreView()
+    read_bundle(view, path, path)
+    view.openssl = set(view.locations)
+    return view
+
+
+def root_report(view: StoreView) -> list[dict]:
+    trusted = view.trusted()
+    return [
+        {
+            "name": name,
+            "sha256": _portable.colon_hex(pin),
+            "trusted": pin in trusted,
+            "where": view.where(pin),
+        }
+        for name, pin in PINS.values()
+    ]

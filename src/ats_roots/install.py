@@ -1,0 +1,56 @@
+"""install, uninstall and view: detect the family, plan, apply, check."""
+
+from __future__ import annotations
+
+import contextlib
+
+from . import inspect_store, stores
+from ._portable import FileLock
+from .certs import certs_to_install
+from .errors import EnvRefuses
+from .stores import Target
+from .stores._base import LOCK
+
+
+@contextlib.contextmanager
+def _lock(target: Target):
+    """Serialize installs on one root (parallel builds, a shared volume)."""
+    lock = FileLock(target.path(LOCK))
+    try:
+        lock.__enter__()
+    except OSError as exc:
+        raise EnvRefuses(
+            f"{target.path(LOCK)}: {exc.strerror}; run as root on a writable file system "
+            "(or use ats-hook, which needs neither)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
+    certs = certs_to_install(extra_ca)  # refuse bad input before touching anything
+    fam = stores.detect(target, family)
+    with contextlib.nullcontext() if dry_run else _lock(target):
+        before = inspect_store.view_target(target, fam).trusted()
+        plan = fam.plan(target, certs, before)
+        result = {"plan": plan, "family": fam.name, "outputs": [], "missing": []}
+        if dry_run or plan.empty:
+            return result
+        result["outputs"] = stores.apply(plan)
+        after = inspect_store.view_target(target, fam).trusted()
+        result["missing"] = [c.name for c in certs if c.sha256 not in after]
+        return result
+
+
+def uninstall(target: Target, family=None) -> dict:
+    fam = stores.detect(target, family)
+    with _lock(target):
+        plan = fam.uninstall(target)
+        outputs = [] if plan.empty else stores.apply(plan)
+        return {"plan": plan, "family": fam.name, "outputs": outputs}
+
+
+def view(target: Target, family=None) -> inspect_store.StoreView:
+    return inspect_store.view_target(target, stores.detect(target, family))

@@ -1,0 +1,115 @@
+"""The five Amazon Trust Services roots, shipped as data and pinned in code."""
+
+from __future__ import annotations
+
+import datetime
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+
+from . import _portable
+from .errors import BadInput
+
+# SHA-256 of each root's DER, from Mozilla's list (as carried by certifi).
+# A data file that does not match its pin is never used.
+PINS = {
+    "AmazonRootCA1.pem": (
+        "Amazon Root CA 1",
+        "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+    ),
+    "AmazonRootCA2.pem": (
+        "Amazon Root CA 2",
+        "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
+    ),
+    "AmazonRootCA3.pem": (
+        "Amazon Root CA 3",
+        "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
+    ),
+    "AmazonRootCA4.pem": (
+        "Amazon Root CA 4",
+        "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
+    ),
+    "SFSRootCAG2.pem": (
+        "Starfield Services Root Certificate Authority - G2",
+        "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5",
+    ),
+}
+
+
+class PinMismatch(BadInput):
+    """A root file whose SHA-256 is not the pinned one."""
+
+
+@dataclass(frozen=True)
+class Root:
+    name: str
+    filename: str
+    sha256: str
+    pem: bytes
+    der: bytes
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return load_der_quietly(self.der)
+
+    @property
+    def slug(self) -> str:
+        """File-name stem for anchors: 'ats-AmazonRootCA1'."""
+        return "ats-" + self.filename.rsplit(".", 1)[0]
+
+    def summary(self) -> dict:
+        cert = self.certificate
+        return {
+            "name": self.name,
+            "file": self.filename,
+            "subject": cert.subject.rfc4514_string(),
+            "sha256": _portable.colon_hex(self.sha256),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+        }
+
+
+def load_der_quietly(der: bytes) -> x509.Certificate:
+    """Starfield Services Root G2 has serial number 0, which RFC 5280 forbids
+    and cryptography warns about; it is a trusted root all the same."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(der)
+
+
+def check_pin(filename: str, data: bytes) -> Root:
+    """Parse one root file and check it against its pin, or raise naming it."""
+    if filename not in PINS:
+        raise PinMismatch(f"{filename}: not one of the pinned Amazon Trust Services roots")
+    name, pin = PINS[filename]
+    try:
+        blocks = _portable.pem_blocks(data, strict=True)
+    except _portable.PemError as exc:
+        raise PinMismatch(f"{filename}: {exc}") from None
+    if len(blocks) != 1:
+        raise PinMismatch(f"{filename}: holds {len(blocks)} certificates, expected 1")
+    pem, der = blocks[0]
+    got = _portable.sha256_hex(der)
+    if got != pin:
+        raise PinMismatch(
+            f"{filename}: SHA-256 {_portable.colon_hex(got)} does not match the pin "
+            f"{_portable.colon_hex(pin)} for {name}"
+        )
+    return Root(name=name, filename=filename, sha256=pin, pem=pem, der=der)
+
+
+def load_roots() -> list[Root]:
+    """The five shipped roots, each checked against its pin."""
+    data_dir = resources.files(__package__) / "data"
+    return [check_pin(fn, (data_dir / fn).read_bytes()) for fn in PINS]
+
+
+def pinned_fingerprints() -> dict[str, str]:
+    """sha256 hex -> root name, without reading any file."""
+    return {pin: name for name, pin in PINS.values()}
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)

@@ -1,0 +1,71 @@
+"""The shape shared by every family that compiles anchors with its own tool.
+
+A family drops one file per certificate into its anchor directory and runs
+its tool, so the distro's own later runs (package upgrades, `--fresh`) keep
+the roots. Each family module is this class with its constants filled in.
+"""
+
+from __future__ import annotations
+
+from ._base import Cert, Plan, Target, Write, read_manifest
+
+
+class AnchorFamily:
+    name = ""
+    ids: tuple[str, ...] = ()  # os-release ID / ID_LIKE values
+    anchor_dir = ""
+    suffix = ".crt"
+    tools: tuple[str, ...] = ()  # where the tool may live inside the target
+    tool_args: tuple[str, ...] = ()  # arguments after the tool's path
+    bundles: tuple[str, ...] = ()  # what the tool compiles, for verify
+    openssl_dir = "/usr/lib/ssl"  # the family's default OPENSSLDIR
+
+    def matches(self, os_ids: list[str]) -> bool:
+        return any(i in self.ids for i in os_ids)
+
+    def detect(self, target: Target, os_ids: list[str]) -> bool:
+        return self.matches(os_ids) and self.tool(target) is not None
+
+    def tool(self, target: Target) -> str | None:
+        return target.find_tool(self.tools)
+
+    def command(self, target: Target) -> list[str]:
+        return [self.tool(target) or self.tools[0], *self.tool_args]
+
+    def anchor_path(self, cert: Cert) -> str:
+        return f"{self.anchor_dir}/{cert.slug}{self.suffix}"
+
+    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+        """Anchors that are missing or differ, then the tool if anything changed
+        or if the compiled store still lacks one of them."""
+        plan = Plan(self.name, target)
+        for cert in certs:
+            inner = self.anchor_path(cert)
+            plan.manifest.append("\t".join(("anchor", inner, cert.sha256)))
+            if _same_bytes(target.path(inner), cert.pem):
+                continue
+            plan.writes.append(Write(inner, cert.pem, f"anchor for {cert.name}"))
+        if plan.writes or any(c.sha256 not in trusted for c in certs):
+            plan.commands.append(self.command(target))
+        return plan
+
+    def uninstall(self, target: Target) -> Plan:
+        plan = Plan(self.name, target)
+        for record in read_manifest(target):
+            if record[0] == "anchor" and record[1].startswith(self.anchor_dir + "/"):
+                plan.removes.append(record[1])
+        plan.forget = list(plan.removes)
+        if plan.removes:
+            plan.commands.append(self.command(target))
+        return plan
+
+    def store_files(self, target: Target) -> list[str]:
+        return list(self.bundles)
+
+
+def _same_bytes(host_path: str, data: bytes) -> bool:
+    try:
+        with open(host_path, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False

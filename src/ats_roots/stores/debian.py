@@ -1,0 +1,13 @@
+"""Debian and Ubuntu: /usr/local/share/ca-certificates + update-ca-certificates."""
+
+from ._anchors import AnchorFamily
+
+
+class Debian(AnchorFamily):
+    name = "debian"
+    ids = ("debian", "ubuntu")
+    anchor_dir = "/usr/local/share/ca-certificates"
+    suffix = ".crt"  # update-ca-certificates ignores any other ending
+    tools = ("/usr/sbin/update-ca-certificates", "/usr/bin/update-ca-certificates")
+    bundles = ("/etc/ssl/certs/ca-certificates.crt",)
+    openssl_dir = "/usr/lib/ssl"

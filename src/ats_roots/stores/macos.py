@@ -1,0 +1,39 @@
+"""macOS: the System keychain, through `security`. Planned and tested as
+commands only; no macOS runs here."""
+
+from __future__ import annotations
+
+import platform
+
+from ._base import Cert, Plan, Target
+
+KEYCHAIN = "/Library/Keychains/System.keychain"
+
+
+class MacOS:
+    name = "macos"
+
+    def detect(self, target: Target, os_ids: list[str]) -> bool:
+        return target.is_host and platform.system() == "Darwin"
+
+    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+        plan = Plan(self.name, target)
+        for cert in certs:
+            if cert.sha256 in trusted:
+                continue
+            plan.commands.append(install_command(f"/tmp/{cert.slug}.pem"))
+        return plan
+
+    def uninstall(self, target: Target) -> Plan:
+        return Plan(self.name, target, notes=["remove with: security delete-certificate -Z SHA1"])
+
+    def store_files(self, target: Target) -> list[str]:
+        return []
+
+
+def install_command(pem_path: str) -> list[str]:
+    return ["security", "add-trusted-cert", "-d", "-r", "trustRoot", "-k", KEYCHAIN, pem_path]
+
+
+def check_command() -> list[str]:
+    return ["security", "find-certificate", "-a", "-Z", KEYCHAIN]

@@ -1,0 +1,149 @@
+"""No CA tool (distroless, busybox, slim images with no CA package).
+
+Nothing will compile anchors here, so write what OpenSSL reads by default:
+OPENSSLDIR/cert.pem and OPENSSLDIR/certs/ with hash links, plus
+/etc/ssl/certs/ca-certificates.crt, which many programs open directly.
+Bundles are appended to, never rewritten; missing ones are created.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import _portable
+from ._base import Cert, Link, Plan, Target, Write, read_manifest
+
+DIRECT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+DEFAULT_OPENSSL_DIR = "/etc/ssl"
+
+
+class NoTool:
+    name = "notool"
+
+    def __init__(self, openssl_dir: str | None = None, why: str = ""):
+        self.fixed_openssl_dir = openssl_dir
+        self.why = why
+
+    def detect(self, target: Target, os_ids: list[str]) -> bool:
+        return True  # the fallback: it needs nothing from the target
+
+    def openssl_dir(self, target: Target) -> str:
+        return self.fixed_openssl_dir or ask_openssl_dir(target) or DEFAULT_OPENSSL_DIR
+
+    def store_files(self, target: Target) -> list[str]:
+        return _bundles(target, self.openssl_dir(target))
+
+    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+        plan = Plan(self.name, target)
+        if self.why:
+            plan.notes.append(self.why)
+        ossl = self.openssl_dir(target)
+        plan.notes.append(f"OPENSSLDIR {ossl}")
+        for bundle in _bundles(target, ossl):
+            _plan_bundle(plan, target, bundle, certs)
+        _plan_hash_dir(plan, target, target.resolve(ossl + "/certs"), certs)
+        return plan
+
+    def uninstall(self, target: Target) -> Plan:
+        plan = Plan(self.name, target)
+        records = read_manifest(target)
+        ours: dict[str, set[str]] = {}
+        created = {r[1] for r in records if r[0] == "create"}
+        for record in records:
+            if record[0] == "append":
+                ours.setdefault(record[1], set()).add(record[2])
+            elif record[0] in ("link", "file"):
+                plan.removes.append(record[1])
+        for bundle, shas in ours.items():
+            data = _read(target.path(bundle))
+            kept = _without(data, shas)
+            if bundle in created and not _portable.pem_blocks(kept):
+                plan.removes.append(bundle)
+            elif kept != data:
+                plan.writes.append(Write(bundle, kept, "remove the roots ats added"))
+        plan.forget = [r[1] for r in records]
+        return plan
+
+
+def ask_openssl_dir(target: Target) -> str | None:
+    """The target's own OPENSSLDIR, from its openssl or its python, if it can run."""
+    if not target.can_run():
+        return None
+    if target.find_tool(("/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl")):
+        proc = target.run(["openssl", "version", "-d"])
+        if proc.returncode == 0 and '"' in proc.stdout:
+            return proc.stdout.split('"')[1]
+    python = target.find_tool(("/usr/bin/python3", "/usr/local/bin/python3"))
+    if python:
+        code = "import ssl,os;print(os.path.dirname(ssl.get_default_verify_paths().openssl_cafile))"
+        proc = target.run([python, "-c", code])
+        if proc.returncode == 0 and proc.stdout.strip().startswith("/"):
+            return proc.stdout.strip()
+    return None
+
+
+def _bundles(target: Target, ossl: str) -> list[str]:
+    seen: list[str] = []
+    for inner in (ossl + "/cert.pem", DIRECT_BUNDLE):
+        resolved = target.resolve(inner)
+        if resolved not in seen:
+            seen.append(resolved)
+    return seen
+
+
+def _read(host_path: str) -> bytes:
+    try:
+        with open(host_path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _plan_bundle(plan: Plan, target: Target, bundle: str, certs: list[Cert]) -> None:
+    data = _read(target.path(bundle))
+    have = {sha for _, sha in _blocks(data)}
+    missing = [c for c in certs if c.sha256 not in have]
+    if not os.path.exists(target.path(bundle)):
+        plan.manifest.append("\t".join(("create", bundle, "-")))
+    for cert in missing:
+        plan.manifest.append("\t".join(("append", bundle, cert.sha256)))
+    if missing:
+        sep = b"" if not data or data.endswith(b"\n") else b"\n"
+        new = data + sep + b"".join(c.pem for c in missing)
+        plan.writes.append(Write(bundle, new, f"append {len(missing)} roots"))
+
+
+def _plan_hash_dir(plan: Plan, target: Target, certs_dir: str, certs: list[Cert]) -> None:
+    host_dir = target.path(certs_dir)
+    links = _portable.subject_hash_links(host_dir)
+    for cert in certs:
+        h = _portable.subject_hash(cert.der)
+        same = sorted(n for n in links if n.startswith(h + "."))
+        if any(_fingerprint_at(os.path.join(host_dir, n)) == cert.sha256 for n in same):
+            continue
+        name = f"{cert.slug}.pem"
+        plan.writes.append(Write(f"{certs_dir}/{name}", cert.pem, f"{cert.name} for CApath"))
+        index = 0
+        while f"{h}.{index}" in links:
+            index += 1
+        links.add(f"{h}.{index}")
+        plan.links.append(Link(f"{certs_dir}/{h}.{index}", name, "OpenSSL hash link"))
+        plan.manifest.append("\t".join(("file", f"{certs_dir}/{name}", cert.sha256)))
+        plan.manifest.append("\t".join(("link", f"{certs_dir}/{h}.{index}", cert.sha256)))
+
+
+def _fingerprint_at(host_path: str) -> str | None:
+    found = _portable.fingerprints_in(host_path)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _blocks(data: bytes) -> list[tuple[bytes, str]]:
+    return [(pem, _portable.sha256_hex(der)) for pem, der in _portable.pem_blocks(data)]
+
+
+def _without(data: bytes, shas: set[str]) -> bytes:
+    """data less the exact blocks ats appended; every other byte stays."""
+    for pem, sha in _blocks(data):
+        if sha in shas and pem in data:
+            data = data.replace(pem, b"", 1)
+    return data

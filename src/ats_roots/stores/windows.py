@@ -1,0 +1,37 @@
+"""Windows: the machine ROOT store, through `certutil`. Planned and tested
+as commands only; no Windows runs here."""
+
+from __future__ import annotations
+
+import platform
+
+from ._base import Cert, Plan, Target
+
+
+class Windows:
+    name = "windows"
+
+    def detect(self, target: Target, os_ids: list[str]) -> bool:
+        return target.is_host and platform.system() == "Windows"
+
+    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+        plan = Plan(self.name, target)
+        for cert in certs:
+            if cert.sha256 in trusted:
+                continue
+            plan.commands.append(install_command(f"{cert.slug}.pem"))
+        return plan
+
+    def uninstall(self, target: Target) -> Plan:
+        return Plan(self.name, target, notes=["remove with: certutil -delstore ROOT SERIAL"])
+
+    def store_files(self, target: Target) -> list[str]:
+        return []
+
+
+def install_command(pem_path: str) -> list[str]:
+    return ["certutil", "-addstore", "-f", "ROOT", pem_path]
+
+
+def check_command() -> list[str]:
+    return ["certutil", "-store", "ROOT"]
