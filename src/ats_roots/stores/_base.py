@@ -7,7 +7,9 @@ carries it out atomically and only ever adding what was not there.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import subprocess
 from dataclasses import dataclass, field
 
@@ -74,7 +76,7 @@ class Target:
     def os_release(self) -> dict:
         for inner in ("/etc/os-release", "/usr/lib/os-release"):
             host = self.path(self.resolve(inner))
-            if os.path.isfile(host):
+            if os.path.exists(host):  # a directory there is unreadable, not missing
                 try:
                     with open(host, encoding="utf-8", errors="replace") as f:
                         return _portable.parse_os_release(f.read())
@@ -105,7 +107,43 @@ class Target:
         full = list(argv) if self.is_host else ["chroot", self.root, *argv]
         # Debian's update-ca-certificates writes its temp files under $TMPDIR.
         env = dict(os.environ, TMPDIR="/tmp", LC_ALL="C")
-        return subprocess.run(full, capture_output=True, text=True, env=env, check=False)
+        with self._dev_null():
+            return subprocess.run(full, capture_output=True, text=True, env=env, check=False)
+
+    @contextlib.contextmanager
+    def _dev_null(self):
+        """The distro tools redirect to /dev/null. An unpacked image may lack it,
+        and inside a docker build (nodev mounts, fuse-overlayfs) the node copied
+        from the base cannot be opened. Lend a working one for the run: a real
+        node where mknod works, else an empty file; put back what was there."""
+        node = self.path("/dev/null")
+        if self.is_host or not os.path.isdir(self.path("/dev")) or _writable(node):
+            yield
+            return
+        saved = node + ".ats-saved"
+        if os.path.lexists(node):
+            os.rename(node, saved)
+        try:
+            with contextlib.suppress(OSError):
+                os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            if not _writable(node):
+                if os.path.lexists(node):
+                    os.unlink(node)
+                open(node, "wb").close()
+            yield
+        finally:
+            if os.path.lexists(node):
+                os.unlink(node)
+            if os.path.lexists(saved):
+                os.rename(saved, node)
+
+
+def _writable(path: str) -> bool:
+    try:
+        with open(path, "wb"):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass
@@ -172,30 +210,40 @@ def read_manifest(target: Target) -> list[tuple[str, ...]]:
 
 
 def apply(plan: Plan, on_change=None) -> list[str]:
-    """Carry out a plan; returns the output of the commands it ran."""
+    """Carry out a plan; returns the output of the commands it ran.
+
+    Paths are followed as the target sees them, so an absolute symlink in an
+    image never sends a write outside its root. File changes are all or
+    nothing: if one fails, those already made are put back as they were."""
     target = plan.target
+    undo: list[tuple] = []
     try:
         for w in plan.writes:
-            host = target.path(w.path)
-            os.makedirs(os.path.dirname(host), 0o755, exist_ok=True)
+            host = target.path(target.resolve(w.path))
+            _makedirs(os.path.dirname(host), undo)
+            undo.append(_saved(host))
             _portable.atomic_write(host, w.data, w.mode)
         for k in plan.links:
-            host = target.path(k.path)
+            host = _host_entry(target, k.path)
+            undo.append(_saved(host))
             if os.path.lexists(host):
                 os.unlink(host)
             os.symlink(k.points_to, host)
         for inner in plan.removes:
-            host = target.path(inner)
+            host = _host_entry(target, inner)
+            undo.append(_saved(host))
             if os.path.lexists(host):
                 os.unlink(host)
         _update_manifest(plan)
     except OSError as exc:
+        _restore(undo)
+        where = exc.filename or target.root
         if _portable.is_readonly_error(exc):
             raise EnvRefuses(
-                f"{exc.filename or target.root}: {exc.strerror}; run as root on a writable "
+                f"{where}: {exc.strerror}; run as root on a writable "
                 "file system, or use the hook's private bundle (ats-hook)"
             ) from None
-        raise
+        raise EnvRefuses(f"{where}: {exc.strerror}; nothing was changed") from None
     outputs = []
     for argv in plan.commands:
         proc = target.run(argv)
@@ -206,6 +254,48 @@ def apply(plan: Plan, on_change=None) -> list[str]:
                 + (proc.stderr.strip().splitlines() or ["no output"])[-1]
             )
     return outputs
+
+
+def _host_entry(target: Target, inner: str) -> str:
+    """Host path of a directory entry itself (a link to replace or remove):
+    its directory resolved inside the target, its last part not followed."""
+    parent, name = os.path.split(inner)
+    return os.path.join(target.path(target.resolve(parent)), name)
+
+
+def _saved(host: str) -> tuple:
+    """What is at host now, for _restore."""
+    if os.path.islink(host):
+        return (host, "link", os.readlink(host))
+    if os.path.isfile(host):
+        with open(host, "rb") as f:
+            return (host, "file", f.read(), os.stat(host).st_mode & 0o7777)
+    return (host, "absent" if not os.path.lexists(host) else "other")
+
+
+def _makedirs(host_dir: str, undo: list) -> None:
+    missing = []
+    while host_dir and not os.path.lexists(host_dir):
+        missing.append(host_dir)
+        host_dir = os.path.dirname(host_dir)
+    for d in reversed(missing):
+        os.mkdir(d, 0o755)
+        undo.append((d, "dir"))
+
+
+def _restore(undo: list) -> None:
+    """Put back what _saved recorded, newest first; best effort."""
+    for host, kind, *saved in reversed(undo):
+        with contextlib.suppress(OSError):
+            if kind == "dir":
+                os.rmdir(host)
+            elif kind == "file":
+                _portable.atomic_write(host, saved[0], saved[1])
+            elif kind in ("link", "absent"):
+                if os.path.islink(host) or os.path.isfile(host):
+                    os.unlink(host)
+                if kind == "link":
+                    os.symlink(saved[0], host)
 
 
 def _update_manifest(plan: Plan) -> None:
