@@ -28,6 +28,7 @@ class Row:
     base: str
     noamazon: str | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    runtime_from: str | None = None  # row whose Python the checks borrow
 
     @property
     def image(self) -> str:
@@ -35,7 +36,10 @@ class Row:
 
     @property
     def noamazon_image(self) -> str | None:
-        return f"ats-base:{self.name}-noamazon" if self.noamazon else None
+        """ats-base built on the roots-removed base (the base itself when it has none)."""
+        if not self.noamazon:
+            return None
+        return self.image if self.noamazon == self.base else f"ats-base:{self.name}-noamazon"
 
     @property
     def dockerfile(self) -> str:
@@ -52,6 +56,7 @@ def rows() -> list[Row]:
             base=r["base"],
             noamazon=r.get("noamazon"),
             tags=tuple(r.get("tags", ())),
+            runtime_from=r.get("runtime_from"),
         )
         for r in spec["image"]
     ]

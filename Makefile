@@ -1,0 +1,59 @@
+# ats-roots: two commands do all set-up on a fresh machine (see README.md):
+#   make demo   bases, images and the docker matrix (the main job)
+#   make test   linters, unit and integration tests, the hook and the matrix
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RESULTS ?= results
+export ATS_RESULTS_DIR := $(abspath $(RESULTS))
+
+.PHONY: setup bases wheels images test-matrix demo test lint unit bench clean
+
+# Host tools from Debian's packages, and the pinned Python tools in .venv.
+$(VENV)/.stamp: pyproject.toml
+	@command -v mmdebstrap >/dev/null && command -v qemu-img >/dev/null \
+	  && command -v debugfs >/dev/null && command -v trust >/dev/null \
+	  && command -v docker-compose >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       mmdebstrap qemu-utils e2fsprogs p11-kit docker-compose >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.stamp
+
+bases: setup
+	$(PY) scripts/build-bases
+
+wheels: setup
+	$(PY) scripts/wheelhouse
+
+images: bases
+	$(PY) scripts/build-images
+
+test-matrix: images
+	$(PY) -m pytest tests/matrix -p no:cacheprovider -rs \
+	  --junitxml=$(RESULTS)/matrix.xml
+
+demo: test-matrix
+
+lint: setup
+	$(VENV)/bin/ruff check src tests scripts hooks
+	$(VENV)/bin/hadolint images/*/Dockerfile
+	$(VENV)/bin/vermin --no-tips --violations -t=3.6- hooks/ats-hook
+	$(PY) scripts/gen-hook --check
+
+unit: setup
+	$(PY) -m pytest tests --ignore=tests/matrix -p no:cacheprovider -rs \
+	  --junitxml=$(RESULTS)/tests.xml
+
+test: lint images
+	$(PY) -m pytest tests -p no:cacheprovider -rs --junitxml=$(RESULTS)/tests.xml
+
+bench: images
+	$(PY) scripts/bench
+
+clean:
+	rm -rf $(RESULTS) build .cache/runtime

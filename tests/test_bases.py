@@ -1,0 +1,194 @@
+"""The local base images (scripts/build-bases) are what they claim to be.
+
+Real containers through the Docker SDK. The negative controls matter most: the
+"noamazon" bases must really lack the ATS roots, or every later test that shows
+`ats` adding them proves nothing.
+
+Missing Docker or missing images: skip, unless ATS_REQUIRE_DOCKER=1 (CI), then fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import ssl
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ats-public"
+BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+AMAZON_ROOT_CA_1 = "8ECDE6884F3D87B1125BA31AC3FCB13D7016DE7F57CC904FE1CB97C6AE98196E"
+# All five ATS roots (SOURCES.md); the negative controls must have none of them.
+ATS_ROOTS = {
+    AMAZON_ROOT_CA_1,
+    "1BA5B2AA8C65401A82960118F80BEC4F62304D83CEC4713A19C39C011EA46DB4",
+    "18CE6CFE7BF14E60B2E347B8DFE868CB31D02EBB3ADA271569F50343B46DB3A4",
+    "E35D28419ED02025CFA69038CD623962458DA5C695FBDEA3C22B0BFB25897092",
+    "568D6905A2C88708A4B3025190EDCFEDB1974A606A13C6E5290FCB2AE63EDAB5",
+}
+
+# image -> (os-release ID, VERSION_CODENAME or VERSION_ID prefix, flavor, has-python)
+BASES = {
+    "ats-local/debian:bookworm": ("debian", "bookworm", "debian", "yes"),
+    "ats-local/debian:trixie": ("debian", "trixie", "debian", "yes"),
+    "ats-local/debian-bare:bookworm": ("debian", "bookworm", "debian", "minimal"),
+    "ats-local/debian-noamazon:bookworm": ("debian", "bookworm", "debian", "yes"),
+    "ats-local/alpine:3.23": ("alpine", "3.23.", "alpine", "no"),
+    "ats-local/alpine-python:3.23": ("alpine", "3.23.", "alpine", "yes"),
+    "ats-local/alpine-noamazon:3.23": ("alpine", "3.23.", "alpine", "no"),
+}
+WITH_AMAZON = [
+    "ats-local/debian:bookworm",
+    "ats-local/debian:trixie",
+    "ats-local/alpine:3.23",
+    "ats-local/alpine-python:3.23",
+]
+WITHOUT_AMAZON = ["ats-local/debian-noamazon:bookworm", "ats-local/alpine-noamazon:3.23"]
+
+
+def unavailable(reason: str):
+    """Skip locally; fail in CI, where a missing base means the build is broken."""
+    if os.environ.get("ATS_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"{reason} (ATS_REQUIRE_DOCKER=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def client():
+    try:
+        import docker
+    except ImportError:
+        unavailable("the docker Python SDK is not installed")
+    try:
+        engine = docker.from_env()
+        engine.ping()
+    except Exception as err:  # any failure to reach the engine means "no Docker"
+        unavailable(f"Docker Engine not reachable: {err}")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def image(client, request):
+    """The image named by the test's parameter, which must exist."""
+    import docker
+
+    name = request.param
+    try:
+        return client.images.get(name)
+    except docker.errors.ImageNotFound:
+        unavailable(f"{name} is not built; run scripts/build-bases")
+
+
+def run(client, image, command: list, env: dict | None = None) -> tuple:
+    """Run a throwaway container without network; return (exit code, output)."""
+    container = client.containers.create(
+        image.id, command, environment=env or {}, network_disabled=True
+    )
+    try:
+        container.start()
+        code = container.wait(timeout=120)["StatusCode"]
+        return code, container.logs(stdout=True, stderr=True).decode(errors="replace")
+    finally:
+        container.remove(force=True)
+
+
+def _tag(image) -> str:
+    """The ats-local/* tag of an image object (it may carry other tags too)."""
+    return next(t for t in image.tags if t in BASES)
+
+
+def fingerprints(pem_bundle: str) -> set:
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem_bundle, re.S)
+    return {hashlib.sha256(ssl.PEM_cert_to_DER_cert(p)).hexdigest().upper() for p in pems}
+
+
+def bundle_of(client, image) -> str:
+    code, out = run(client, image, ["cat", BUNDLE])
+    assert code == 0, f"{BUNDLE} unreadable: {out}"
+    return out
+
+
+def openssl_verify(client, image, pem: Path) -> tuple:
+    """openssl verify -CApath /etc/ssl/certs of a fixture, passed in through the env."""
+    script = (
+        'printf "%s\\n" "$PEM" > /tmp/c.pem && openssl verify -CApath /etc/ssl/certs /tmp/c.pem'
+    )
+    return run(client, image, ["sh", "-c", script], env={"PEM": pem.read_text()})
+
+
+@pytest.mark.parametrize("image", list(BASES), indirect=True)
+def test_os_release_names_the_right_distro(client, image):
+    distro_id, version, _, _ = BASES[_tag(image)]
+    code, out = run(client, image, ["cat", "/etc/os-release"])
+    assert code == 0, out
+    fields = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', out, re.M))
+    assert fields["ID"] == distro_id
+    if distro_id == "debian":
+        assert fields["VERSION_CODENAME"] == version
+    else:
+        assert fields["VERSION_ID"].startswith(version)
+
+
+@pytest.mark.parametrize("image", list(BASES), indirect=True)
+def test_labels_say_where_the_base_came_from(image):
+    _, _, flavor, has_python = BASES[_tag(image)]
+    labels = image.labels
+    assert labels["io.ats-roots.base.flavor"] == flavor
+    assert labels["io.ats-roots.base.has-python"] == has_python
+    assert re.fullmatch(r"[0-9a-f]{64}", labels["io.ats-roots.base.recipe"])
+    assert labels["io.ats-roots.base.origin"]
+    assert labels["org.opencontainers.image.title"]
+    assert image.attrs["Config"]["Cmd"] == ["/bin/sh"]
+
+
+@pytest.mark.parametrize("image", ["ats-local/debian-bare:bookworm"], indirect=True)
+def test_debian_bare_has_no_ca_bundle(client, image):
+    code, out = run(client, image, ["sh", "-c", f"test ! -e {BUNDLE} && dpkg -s ca-certificates"])
+    assert code == 1, f"expected no bundle and no ca-certificates package: {out}"
+    assert "is not installed" in out
+
+
+@pytest.mark.parametrize("image", WITH_AMAZON, indirect=True)
+def test_bundle_has_amazon_root_ca_1(client, image):
+    assert AMAZON_ROOT_CA_1 in fingerprints(bundle_of(client, image))
+
+
+@pytest.mark.parametrize("image", WITHOUT_AMAZON, indirect=True)
+def test_negative_control_bundle_has_no_ats_root(client, image):
+    found = fingerprints(bundle_of(client, image))
+    assert len(found) > 100, "the rest of the Mozilla roots should still be there"
+    assert not found & ATS_ROOTS
+
+
+@pytest.mark.parametrize(
+    "image", ["ats-local/debian:bookworm", "ats-local/debian:trixie"], indirect=True
+)
+def test_openssl_verifies_an_amazon_intermediate(client, image):
+    code, out = openssl_verify(client, image, FIXTURES / "r2m02.pem")
+    assert code == 0 and out.strip().endswith(": OK"), out
+
+
+@pytest.mark.parametrize("image", ["ats-local/debian-noamazon:bookworm"], indirect=True)
+def test_negative_control_openssl_cannot_verify(client, image):
+    code, out = openssl_verify(client, image, FIXTURES / "r2m02.pem")
+    assert code != 0, out
+    assert "error 20 at 0 depth lookup" in out  # unable to get local issuer certificate
+
+
+@pytest.mark.parametrize("image", ["ats-local/alpine-python:3.23"], indirect=True)
+def test_alpine_python_runs_python3_with_system_openssl(client, image):
+    probe = (
+        "import json, shutil, ssl, sys; paths = ssl.get_default_verify_paths(); "
+        "print(sys.version_info[:2], ssl.OPENSSL_VERSION, paths.cafile)"
+    )
+    code, out = run(client, image, ["python3", "-c", probe])
+    assert code == 0, out
+    assert out.startswith("(3, 13) OpenSSL 3."), out
+    assert out.strip().endswith("/etc/ssl/cert.pem"), out
+    code, out = run(client, image, ["python3", "-m", "pip", "--version"])
+    assert code == 0 and out.startswith("pip "), out
