@@ -646,22 +646,23 @@ def main(argv=None) -> int:
         os.environ.get("STANDIN_SMTP_USER"),
         os.environ.get("STANDIN_SMTP_PASSWORD"),
     )
+    # As PID 1 in a container SIGTERM has no default action: handle it, or
+    # `docker stop` waits its full timeout.  Installed before "ready" is said.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     servers = []
     for service, listen in parse_ports(args.ports):
         server = Server(args.host, listen, service, HANDLERS[PROTOCOLS[service]], app)
         servers.append(server)
-        threading.Thread(target=server.serve_forever, name=f"port-{service}", daemon=True).start()
+        # A short poll keeps shutdown() (one per port, in turn) quick on SIGTERM.
+        serve = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+        serve.start()
         log(
             f"{PROTOCOLS[service]} for SES port {service} on {args.host}:{server.server_address[1]}"
         )
     ports = {str(s.service_port): s.server_address[1] for s in servers}
     print("ready " + json.dumps({"ports": ports}), flush=True)
-
-    # As PID 1 in a container SIGTERM has no default action: handle it, or
-    # `docker stop` waits its full timeout.
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(3600):
         pass
     for server in servers:

@@ -49,8 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("probe", help="TLS handshakes to real service endpoints")
     p.add_argument("service", choices=["ses"])
     p.add_argument("--region", default="us-east-1")
-    p.add_argument("--ports", default=None, help="comma-separated, default all SES ports")
+    p.add_argument(
+        "--ports",
+        default=None,
+        metavar="LIST",
+        help="comma-separated SES ports, default 25,587,2587,465,2465,443; "
+        "PORT=LOCAL speaks PORT's protocol to port LOCAL (a stand-in on high ports)",
+    )
     p.add_argument("--cafile", default=None, help="trust this bundle, not the system's")
+    p.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="NAME:ADDR",
+        help="connect to ADDR for host NAME, still checking NAME (repeatable)",
+    )
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--json", action="store_true")
     return parser

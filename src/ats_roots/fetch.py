@@ -33,6 +33,9 @@ def fetch_roots(dest: str, base_url: str = REPOSITORY, ca_bundle: str | None = N
                 fetched.append(check_pin(filename, response.content))
             except PinMismatch as exc:
                 raise PinMismatch(f"refused, nothing written: {url}: {exc}") from None
-    for root in fetched:
-        _portable.atomic_write(os.path.join(dest, root.filename), root.pem)
+    try:
+        for root in fetched:
+            _portable.atomic_write(os.path.join(dest, root.filename), root.pem)
+    except OSError as exc:
+        raise EnvRefuses(f"{exc.filename or dest}: cannot write ({exc.strerror})") from None
     return fetched

@@ -43,9 +43,14 @@ def read_bundle(view: StoreView, host_path: str, label: str) -> None:
     view.locations[label] = shas
 
 
-def read_hash_dir(view: StoreView, host_dir: str, label: str) -> None:
+def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
+    """label: the CApath inside the target. Its hash links are followed as the
+    target sees them: Debian's point at absolute paths, which on the host are
+    the host's own files (or nothing)."""
+    host_dir = target.path(target.resolve(label))
     for name in sorted(_portable.subject_hash_links(host_dir)):
-        read_bundle(view, os.path.join(host_dir, name), label + "/" + name)
+        inner = target.resolve(label + "/" + name)
+        read_bundle(view, target.path(inner), label + "/" + name)
     merged: set[str] = set()
     for key in [k for k in view.locations if k.startswith(label + "/")]:
         merged |= view.locations.pop(key)
@@ -61,7 +66,7 @@ def view_target(target: Target, family) -> StoreView:
     ossl = ask_openssl_dir(target) or ossl or DEFAULT_OPENSSL_DIR
     cafile, capath = ossl + "/cert.pem", ossl + "/certs"
     read_bundle(view, target.path(target.resolve(cafile)), cafile)
-    read_hash_dir(view, target.path(target.resolve(capath)), capath)
+    read_hash_dir(view, target, capath)
     view.openssl = {cafile, capath} & set(view.locations)
     for bundle in family.store_files(target):
         if bundle not in view.locations:

@@ -32,6 +32,12 @@ def _lock(target: Target):
 def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
     certs = certs_to_install(extra_ca)  # refuse bad input before touching anything
     fam = stores.detect(target, family)
+    tools = getattr(fam, "tools", ())
+    if tools and fam.tool(target) is None:  # only when forced: detection needs the tool
+        raise EnvRefuses(
+            f"--family {fam.name}: no {' or '.join(tools)} in {target.root}; "
+            "install the distro's CA package there, or use --family notool"
+        )
     with contextlib.nullcontext() if dry_run else _lock(target):
         before = inspect_store.view_target(target, fam).trusted()
         plan = fam.plan(target, certs, before)

@@ -72,7 +72,8 @@ def export_rootfs(client, image: str, dest: str) -> str:
                 tmp.write(chunk)
             tmp.seek(0)
             with tarfile.open(fileobj=tmp) as tar:
-                members = [m for m in tar.getmembers() if not (m.isdev() or m.name.startswith("dev/"))]
+                members = [m for m in tar.getmembers()
+                           if not (m.isdev() or m.name.startswith("dev/"))]
                 tar.extractall(dest, members=members)  # noqa: S202 - our own image
     finally:
         container.remove(force=True)

@@ -17,6 +17,7 @@ class AnchorFamily:
     suffix = ".crt"
     tools: tuple[str, ...] = ()  # where the tool may live inside the target
     tool_args: tuple[str, ...] = ()  # arguments after the tool's path
+    uninstall_args: tuple[str, ...] = ()  # more of them when anchors were removed
     bundles: tuple[str, ...] = ()  # what the tool compiles, for verify
     openssl_dir = "/usr/lib/ssl"  # the family's default OPENSSLDIR
 
@@ -42,7 +43,7 @@ class AnchorFamily:
         for cert in certs:
             inner = self.anchor_path(cert)
             plan.manifest.append("\t".join(("anchor", inner, cert.sha256)))
-            if _same_bytes(target.path(inner), cert.pem):
+            if _same_bytes(target.path(target.resolve(inner)), cert.pem):
                 continue
             plan.writes.append(Write(inner, cert.pem, f"anchor for {cert.name}"))
         if plan.writes or any(c.sha256 not in trusted for c in certs):
@@ -56,7 +57,7 @@ class AnchorFamily:
                 plan.removes.append(record[1])
         plan.forget = list(plan.removes)
         if plan.removes:
-            plan.commands.append(self.command(target))
+            plan.commands.append(self.command(target) + list(self.uninstall_args))
         return plan
 
     def store_files(self, target: Target) -> list[str]:

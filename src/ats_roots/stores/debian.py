@@ -9,5 +9,7 @@ class Debian(AnchorFamily):
     anchor_dir = "/usr/local/share/ca-certificates"
     suffix = ".crt"  # update-ca-certificates ignores any other ending
     tools = ("/usr/sbin/update-ca-certificates", "/usr/bin/update-ca-certificates")
+    # Without --fresh the links in /etc/ssl/certs to removed anchors stay behind.
+    uninstall_args = ("--fresh",)
     bundles = ("/etc/ssl/certs/ca-certificates.crt",)
     openssl_dir = "/usr/lib/ssl"

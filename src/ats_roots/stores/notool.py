@@ -119,7 +119,9 @@ def _plan_hash_dir(plan: Plan, target: Target, certs_dir: str, certs: list[Cert]
     for cert in certs:
         h = _portable.subject_hash(cert.der)
         same = sorted(n for n in links if n.startswith(h + "."))
-        if any(_fingerprint_at(os.path.join(host_dir, n)) == cert.sha256 for n in same):
+        # Follow the links as the target sees them (Debian's are absolute).
+        hosts = [target.path(target.resolve(f"{certs_dir}/{n}")) for n in same]
+        if any(_fingerprint_at(p) == cert.sha256 for p in hosts):
             continue
         name = f"{cert.slug}.pem"
         plan.writes.append(Write(f"{certs_dir}/{name}", cert.pem, f"{cert.name} for CApath"))
@@ -142,8 +144,13 @@ def _blocks(data: bytes) -> list[tuple[bytes, str]]:
 
 
 def _without(data: bytes, shas: set[str]) -> bytes:
-    """data less the exact blocks ats appended; every other byte stays."""
-    for pem, sha in _blocks(data):
-        if sha in shas and pem in data:
-            data = data.replace(pem, b"", 1)
+    """data less the exact blocks ats appended; every other byte stays.
+
+    One block per fingerprint, the last one (ats appends): a copy the system
+    put there as well is the system's and stays."""
+    for pem, sha in reversed(_blocks(data)):
+        at = data.rfind(pem)
+        if sha in shas and at >= 0:
+            data = data[:at] + data[at + len(pem) :]
+            shas = shas - {sha}
     return data
