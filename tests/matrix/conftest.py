@@ -13,6 +13,7 @@ import sys
 import tarfile
 import tempfile
 
+import docker
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
@@ -30,8 +31,6 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def docker_client():
     try:
-        import docker
-
         client = docker.from_env(timeout=300)
         client.ping()
         return client
@@ -58,8 +57,9 @@ def runtimes(docker_client):
             if not os.path.isdir(dest):
                 _unpack_paths(docker_client, image, ("/usr/local", "/opt/ats-roots"), dest)
             cache[image] = {
-                os.path.join(dest, "usr/local"): {"bind": "/usr/local", "mode": "ro"},
-                os.path.join(dest, "opt/ats-roots"): {"bind": "/opt/ats-roots", "mode": "ro"},
+                os.path.join(dest, inner.lstrip("/")): {"bind": inner, "mode": "ro"}
+                for inner in ("/usr/local", "/opt/ats-roots")
+                if os.path.isdir(os.path.join(dest, inner.lstrip("/")))
             }
         return cache[image]
 
@@ -73,7 +73,10 @@ def _unpack_paths(client, image: str, paths, dest: str) -> None:
     container = client.containers.create(image, entrypoint=["/nonexistent"])
     try:
         for path in paths:
-            stream, _ = container.get_archive(path)
+            try:
+                stream, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                continue
             with tempfile.TemporaryFile() as tmp:
                 for chunk in stream:
                     tmp.write(chunk)
@@ -120,17 +123,18 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("ats-roots image matrix")
     tr.write_line("".ljust(width) + "".join(c.ljust(12) for c in checks))
-    reasons = []
+    reasons: dict[tuple[str, str], list[str]] = {}
     for image in images:
         row = image.ljust(width)
         for check in checks:
             cell = _cells.get((image, check))
             row += (cell["outcome"] if cell else "-").ljust(12)
             if cell and cell["outcome"] != "pass" and cell["detail"]:
-                reasons.append(f"  {image} / {check}: {cell['outcome']}: {cell['detail']}")
+                key = (image, f"{cell['outcome']}: {cell['detail']}")
+                reasons.setdefault(key, []).append(check.split()[0])
         tr.write_line(row)
-    for line in dict.fromkeys(reasons):
-        tr.write_line(line)
+    for (image, why), which in reasons.items():
+        tr.write_line(f"  {image} [{','.join(which)}] {why}")
     matrixlib.write_json(
         os.path.join(matrixlib.RESULTS, "matrix.json"),
         {f"{i}/{c}": cell for (i, c), cell in _cells.items()},
