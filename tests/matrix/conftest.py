@@ -56,14 +56,69 @@ def runtimes(docker_client):
             dest = os.path.join(RUNTIME_CACHE, image.replace(":", "_").replace("/", "_"))
             if not os.path.isdir(dest):
                 _unpack_paths(docker_client, image, ("/usr/local", "/opt/ats-roots"), dest)
+            # bin and lib only: the image's own /usr/local/share keeps its anchors.
             cache[image] = {
                 os.path.join(dest, inner.lstrip("/")): {"bind": inner, "mode": "ro"}
-                for inner in ("/usr/local", "/opt/ats-roots")
+                for inner in ("/usr/local/bin", "/usr/local/lib", "/opt/ats-roots")
                 if os.path.isdir(os.path.join(dest, inner.lstrip("/")))
             }
         return cache[image]
 
     return mounts_for
+
+
+# --- The SES stand-in, as a pytest-docker service on an internal network.
+
+@pytest.fixture(scope="session")
+def ses_pki():
+    """A test PKI shaped like Amazon's; world-readable, since the stand-in
+    runs as nobody and reads it through a bind mount."""
+    from pki import make_ses_pki
+
+    base = tempfile.mkdtemp(prefix="ats-matrix-ses-")
+    os.chmod(base, 0o755)
+    pki = make_ses_pki(os.path.join(base, "pki"))
+    spool = os.path.join(base, "spool")
+    os.makedirs(spool)
+    os.chmod(spool, 0o777)
+    for name in os.listdir(pki.dir):
+        os.chmod(os.path.join(pki.dir, name), 0o644)
+    os.chmod(pki.dir, 0o755)
+    os.environ["ATS_MATRIX_PKI"] = str(pki.dir)
+    os.environ["ATS_MATRIX_SPOOL"] = spool
+    return pki
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command():
+    return "docker-compose"
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file():
+    return os.path.join(os.path.dirname(__file__), "docker-compose.yml")
+
+
+@pytest.fixture(scope="session")
+def docker_setup(ses_pki, docker_client):
+    # The stand-in image is built by scripts/build-images: never build or pull here.
+    return ["up -d"]
+
+
+@pytest.fixture(scope="session")
+def ses_network(docker_services, docker_compose_project_name, docker_client):
+    """The internal network on which the stand-in answers as SES."""
+    project = docker_compose_project_name
+
+    def healthy():
+        found = docker_client.containers.list(
+            filters={"label": [f"com.docker.compose.project={project}",
+                               "com.docker.compose.service=ses"]})
+        return bool(found) and found[0].attrs["State"].get("Health", {}).get(
+            "Status") == "healthy"
+
+    docker_services.wait_until_responsive(check=healthy, timeout=60.0, pause=0.5)
+    return f"{project}_ses"
 
 
 def _unpack_paths(client, image: str, paths, dest: str) -> None:

@@ -3,6 +3,9 @@
 1 roots     `ats verify` exits 0 in the container
 2 chains    the public Amazon intermediates and demo leaves verify with the
             image's own TLS stack (openssl, else its Python's libcrypto)
+3 ses       `ats probe ses` (or the image's openssl where it has no ats) on
+            every SES port of two regions, against the stand-in: fails
+            before the test root is added, passes after `ats install --extra-ca`
 4 control   the base with the Amazon roots removed fails check 2; the
             ats-base image built on it passes
 """
@@ -95,6 +98,38 @@ def test_chains(cell, record_property):
         pytest.skip(res.last_line)
     record_property("detail", res.output.splitlines()[0])
     assert res.exit_code == 0, res.output
+
+
+def _ses_commands(cell):
+    """(add the test root, probe one region) as shell commands for this image."""
+    if cell.has_ats:
+        return ("ats install --extra-ca /pki/root.pem >/dev/null",
+                "ats probe ses --region {}")
+    if dockerrun.has_file(cell.client, cell.image, "/usr/bin/python3") and \
+            dockerrun.has_file(cell.client, cell.image, "/usr/bin/openssl"):
+        return ("python3 /usr/local/bin/ats-hook --extra-ca /pki/root.pem",
+                "sh /checks/ses-openssl.sh {}")
+    pytest.skip("neither ats nor python3 and openssl in this image")
+
+
+@pytest.mark.parametrize("cell", cell_params("3 ses"), indirect=True)
+def test_ses(cell, ses_network, ses_pki, record_property):
+    add, probe = _ses_commands(cell)
+    mounts = {**cell.mounts, str(ses_pki.dir): {"bind": "/pki", "mode": "ro"}}
+
+    def shell(script):
+        return dockerrun.run(cell.client, cell.image, [script], entrypoint=["/bin/sh", "-c"],
+                             mounts=mounts, network=ses_network)
+
+    before = shell(probe.format("us-east-1"))
+    assert before.exit_code != 0, f"passed without the test root: {before.output}"
+    assert ("certificate verify failed" in before.output
+            or "unable to get local issuer certificate" in before.output), before.output
+    both = " && ".join(probe.format(r) for r in ("us-east-1", "eu-west-1"))
+    after = shell(f"{add} && {both}")
+    assert after.exit_code == 0, after.output
+    record_property("detail", f"{probe.split()[0]}: fails without the test root, "
+                              "passes on all 6 ports x 2 regions with it")
 
 
 @pytest.mark.parametrize("cell", cell_params("4 control"), indirect=True)
