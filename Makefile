@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RESULTS ?= results
 export ATS_RESULTS_DIR := $(abspath $(RESULTS))
+export LIVE
 
 .PHONY: setup bases wheels images test-matrix demo test lint unit bench clean
 

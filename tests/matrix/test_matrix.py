@@ -6,12 +6,16 @@
 3 ses       `ats probe ses` (or the image's openssl where it has no ats) on
             every SES port of two regions, against the stand-in: fails
             before the test root is added, passes after `ats install --extra-ca`
+5 live      LIVE=1 only: the real SES endpoints and the Amazon demo hosts
+            (good verifies; expired and revoked fail); without a network it
+            fails, loudly, with "no network"
 4 control   the base with the Amazon roots removed fails check 2; the
             ats-base image built on it passes
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -146,3 +150,17 @@ def test_negative_control(cell, record_property, runtimes):
     after = cell.chain_check(row.noamazon_image)
     assert after.exit_code == 0, f"{row.noamazon_image} after ats install: {after.output}"
     record_property("detail", f"{row.noamazon}: fails before; {row.noamazon_image}: passes")
+
+
+@pytest.mark.parametrize("cell", cell_params("5 live"), indirect=True)
+def test_live(cell, record_property):
+    if os.environ.get("LIVE") != "1":
+        pytest.skip("live mode off (make test-matrix LIVE=1 on a machine with internet)")
+    if not cell.has_ats:
+        pytest.skip("no ats in this image")
+    script = ("ats probe ses --region us-east-1 --ports 587,465,443"
+              " && python3 /checks/live_hosts.py")
+    res = dockerrun.run(cell.client, cell.image, [script], entrypoint=["/bin/sh", "-c"],
+                        mounts=cell.mounts)
+    assert res.exit_code == 0, f"exit {res.exit_code}: {res.output.strip()}"
+    record_property("detail", "real SES and demo hosts behave")
