@@ -153,10 +153,10 @@ def cmd_verify(args) -> int:
     else:
         _print_verify(report)
     if not ok:
-        print(
-            "ats: error: verification failed; run `ats install` (see above for what is missing)",
-            file=sys.stderr,
-        )
+        roots_ok = all(r["trusted"] for r in report["roots"])
+        what = "the chain does not validate" if roots_ok else (
+            "roots missing; run `ats install`")
+        print(f"ats: error: verification failed: {what} (see above)", file=sys.stderr)
     return errors.OK if ok else errors.VERIFY_FAILED
 
 

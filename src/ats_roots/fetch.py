@@ -37,5 +37,6 @@ def fetch_roots(dest: str, base_url: str = REPOSITORY, ca_bundle: str | None = N
         for root in fetched:
             _portable.atomic_write(os.path.join(dest, root.filename), root.pem)
     except OSError as exc:
-        raise EnvRefuses(f"{exc.filename or dest}: cannot write ({exc.strerror})") from None
+        where = exc.filename2 or exc.filename or dest  # a rename: its destination
+        raise EnvRefuses(f"{where}: cannot write ({exc.strerror})") from None
     return fetched

@@ -62,6 +62,8 @@ def view_target(target: Target, family) -> StoreView:
     """The target's OpenSSL defaults (CAfile, CApath) plus its family's bundles."""
     view = StoreView()
     ossl = getattr(family, "openssl_dir", None)
+    if callable(ossl):  # NoTool decides per target, and writes where it decides
+        ossl = ossl(target)
     ossl = ossl if isinstance(ossl, str) else None
     ossl = ask_openssl_dir(target) or ossl or DEFAULT_OPENSSL_DIR
     cafile, capath = ossl + "/cert.pem", ossl + "/certs"

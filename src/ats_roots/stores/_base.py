@@ -139,9 +139,10 @@ class Target:
 
 
 def _writable(path: str) -> bool:
+    """Can path be opened for writing? Never creates or truncates it."""
     try:
-        with open(path, "wb"):
-            return True
+        os.close(os.open(path, os.O_WRONLY))
+        return True
     except OSError:
         return False
 
@@ -237,7 +238,7 @@ def apply(plan: Plan, on_change=None) -> list[str]:
         _update_manifest(plan)
     except OSError as exc:
         _restore(undo)
-        where = exc.filename or target.root
+        where = exc.filename2 or exc.filename or target.root  # a rename: its destination
         if _portable.is_readonly_error(exc):
             raise EnvRefuses(
                 f"{where}: {exc.strerror}; run as root on a writable "

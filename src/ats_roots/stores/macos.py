@@ -3,11 +3,13 @@ commands only; no macOS runs here."""
 
 from __future__ import annotations
 
+import os
 import platform
 
-from ._base import Cert, Plan, Target
+from ._base import Cert, Plan, Target, Write
 
 KEYCHAIN = "/Library/Keychains/System.keychain"
+STAGING = os.path.expanduser("~/.ats-roots")
 
 
 class MacOS:
@@ -21,7 +23,11 @@ class MacOS:
         for cert in certs:
             if cert.sha256 in trusted:
                 continue
-            plan.commands.append(install_command(f"/tmp/{cert.slug}.pem"))
+            # The tool reads a file: stage each root in the user's own directory
+            # (not a shared /tmp path another user could plant).
+            path = os.path.join(STAGING, f"{cert.slug}.pem")
+            plan.writes.append(Write(path, cert.pem, f"{cert.name} for security"))
+            plan.commands.append(install_command(path))
         return plan
 
     def uninstall(self, target: Target) -> Plan:

@@ -47,16 +47,17 @@ class NoTool:
     def uninstall(self, target: Target) -> Plan:
         plan = Plan(self.name, target)
         records = read_manifest(target)
-        ours: dict[str, set[str]] = {}
+        ours: dict[str, list[str]] = {}  # in the order they were appended
         created = {r[1] for r in records if r[0] == "create"}
+        newline = {r[1] for r in records if r[0] == "newline"}
         for record in records:
-            if record[0] == "append":
-                ours.setdefault(record[1], set()).add(record[2])
+            if record[0] == "append" and record[2] not in ours.get(record[1], []):
+                ours.setdefault(record[1], []).append(record[2])
             elif record[0] in ("link", "file"):
                 plan.removes.append(record[1])
         for bundle, shas in ours.items():
             data = _read(target.path(bundle))
-            kept = _without(data, shas)
+            kept = _without(data, shas, bundle in newline)
             if bundle in created and not _portable.pem_blocks(kept):
                 plan.removes.append(bundle)
             elif kept != data:
@@ -109,6 +110,8 @@ def _plan_bundle(plan: Plan, target: Target, bundle: str, certs: list[Cert]) -> 
         plan.manifest.append("\t".join(("append", bundle, cert.sha256)))
     if missing:
         sep = b"" if not data or data.endswith(b"\n") else b"\n"
+        if sep:  # so that uninstall takes it back too
+            plan.manifest.append("\t".join(("newline", bundle, "-")))
         new = data + sep + b"".join(c.pem for c in missing)
         plan.writes.append(Write(bundle, new, f"append {len(missing)} roots"))
 
@@ -143,14 +146,26 @@ def _blocks(data: bytes) -> list[tuple[bytes, str]]:
     return [(pem, _portable.sha256_hex(der)) for pem, der in _portable.pem_blocks(data)]
 
 
-def _without(data: bytes, shas: set[str]) -> bytes:
+def _without(data: bytes, shas: list[str], newline: bool = False) -> bytes:
     """data less the exact blocks ats appended; every other byte stays.
 
-    One block per fingerprint, the last one (ats appends): a copy the system
-    put there as well is the system's and stays."""
+    ats appends its blocks back to back: remove that run (and the newline ats
+    put before it, if it did). If something else was written in between,
+    remove one block per fingerprint, the last one, so that a copy the
+    system put there as well stays the system's."""
+    pem_of = {sha: pem for pem, sha in _blocks(data)}
+    if all(sha in pem_of for sha in shas):
+        run = b"".join(pem_of[sha] for sha in shas)
+        at = data.rfind(run)
+        if at >= 0:
+            end = at + len(run)
+            if newline and at > 0 and data[at - 1 : at] == b"\n" and end == len(data):
+                at -= 1
+            return data[:at] + data[end:]
+    left = set(shas)
     for pem, sha in reversed(_blocks(data)):
         at = data.rfind(pem)
-        if sha in shas and at >= 0:
+        if sha in left and at >= 0:
             data = data[:at] + data[at + len(pem) :]
-            shas = shas - {sha}
+            left.discard(sha)
     return data

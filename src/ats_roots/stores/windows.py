@@ -3,9 +3,12 @@ as commands only; no Windows runs here."""
 
 from __future__ import annotations
 
+import os
 import platform
 
-from ._base import Cert, Plan, Target
+from ._base import Cert, Plan, Target, Write
+
+STAGING = os.path.join(os.environ.get("LOCALAPPDATA", os.path.expanduser("~")), "ats-roots")
 
 
 class Windows:
@@ -19,7 +22,10 @@ class Windows:
         for cert in certs:
             if cert.sha256 in trusted:
                 continue
-            plan.commands.append(install_command(f"{cert.slug}.pem"))
+            # certutil reads a file: stage each root in the user's own directory.
+            path = os.path.join(STAGING, f"{cert.slug}.pem")
+            plan.writes.append(Write(path, cert.pem, f"{cert.name} for certutil"))
+            plan.commands.append(install_command(path))
         return plan
 
     def uninstall(self, target: Target) -> Plan:

@@ -1,0 +1,67 @@
+"""_portable: the OpenSSL subject hash computed in pure Python, and PEM parsing."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+import pytest
+from helpers import FIXTURES
+
+from ats_roots import _portable
+
+
+def openssl_hashes(paths, tmp) -> list[str]:
+    """What OpenSSL names each certificate's hash link: one `openssl rehash`."""
+    for n, path in enumerate(paths):
+        shutil.copy(path, tmp / f"c{n:04}.pem")
+    subprocess.run(["openssl", "rehash", str(tmp)], capture_output=True, check=True)
+    by_file = {
+        os.readlink(link): link.name.split(".")[0] for link in tmp.iterdir() if link.is_symlink()
+    }
+    return [by_file.get(f"c{n:04}.pem", "(duplicate)") for n in range(len(paths))]
+
+
+def der_of(path) -> bytes:
+    with open(path, "rb") as f:
+        return _portable.pem_blocks(f.read(), strict=True)[0][1]
+
+
+def test_subject_hash_matches_openssl_on_the_fixtures(tmp_path):
+    paths = [p for p in sorted(FIXTURES.glob("*.pem")) if p.name != "rootca1.pem"]
+    assert len(paths) == 36  # rootca1 is AmazonRootCA1's twin: rehash skips one
+    assert [_portable.subject_hash(der_of(p)) for p in paths] == openssl_hashes(paths, tmp_path)
+
+
+def test_subject_hash_matches_openssl_on_the_hosts_ca_store(tmp_path):
+    """Some 140 roots with every string type real CAs use (UTF8, Printable,
+    BMP, Teletex), multi-valued RDNs and odd spacing."""
+    paths = sorted(glob.glob("/usr/share/ca-certificates/mozilla/*.crt"))
+    if len(paths) < 100:
+        pytest.skip("the host has no ca-certificates package")
+    assert [_portable.subject_hash(der_of(p)) for p in paths] == openssl_hashes(paths, tmp_path)
+
+
+def test_subject_hash_is_of_the_subject_not_the_issuer():
+    cross = der_of(FIXTURES / "rootca1.pem")  # Amazon Root CA 1, signed by Starfield
+    self_signed = der_of(FIXTURES / "AmazonRootCA1.pem")
+    assert _portable.subject_hash(cross) == _portable.subject_hash(self_signed) == "ce5e74ef"
+    assert _portable.subject_hash(der_of(FIXTURES / "SFSRootCAG2.pem")) != "ce5e74ef"
+
+
+def test_pem_blocks_strict():
+    pem = (FIXTURES / "r2m01.pem").read_bytes()
+    assert len(_portable.pem_blocks(b"# c\n\n" + pem + b"\n#x\n" + pem, strict=True)) == 2
+    assert len(_portable.pem_blocks(pem.replace(b"\n", b"\r\n"), strict=True)) == 1
+    for bad, why in [
+        (pem + b"junk\n" + pem, "not PEM between"),
+        (b"", "no PEM certificate"),
+        (pem.replace(b"MII", b"M!I", 1), "not valid base64"),
+        (b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", "X509 CRL block"),
+    ]:
+        with pytest.raises(_portable.PemError, match=why):
+            _portable.pem_blocks(bad, strict=True)
+    # Not strict (reading a system bundle): junk is skipped, certificates found.
+    assert len(_portable.pem_blocks(pem + b"junk\n" + pem)) == 2
