@@ -1,0 +1,663 @@
+"""hooks/ats-hook on this machine, no containers: generation, Python 3.6
+compatibility, and behaviour against fake system bundles.
+
+The hook is always run with ATS_HOOK_SYSTEM_BUNDLES (which implies --private)
+and ATS_HOOK_DIR in a temp dir, so it never touches this machine's trust store,
+even though the tests may run as root.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+REPO = Path(__file__).resolve().parent.parent
+HOOK = REPO / "hooks" / "ats-hook"
+GEN = REPO / "scripts" / "gen-hook"
+FIXTURES = REPO / "tests" / "fixtures" / "ats-public"
+ROOT_FILES = sorted((REPO / "src" / "ats_roots" / "data").glob("*.pem"))
+OLD_PYTHONS = {
+    "3.6": "/root/.pyenv/versions/3.6.15/bin/python3",
+    "3.7": "/root/.pyenv/versions/3.7.16/bin/python3",
+}
+EXPORTED = (
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "AWS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+)
+# What this machine's environment may carry and the hook or its CMD would read.
+SCRUBBED = EXPORTED + ("SSL_CERT_DIR", "JAVA_TOOL_OPTIONS", "JAVA_HOME", "TMPDIR")
+# CMD: print, as JSON, its pid and the environment it was given (from /proc, since
+# a Python CMD may change its own os.environ; -S: no site, so no sitecustomize).
+DUMP_ENV = [
+    sys.executable,
+    "-S",
+    "-c",
+    "import json,os; given = open('/proc/self/environ', 'rb').read().decode().split('\\0');"
+    " print(json.dumps({'pid': os.getpid(), 'env': dict(i.split('=', 1) for i in given if i)}))",
+]
+
+
+# --- fixtures: a fake system, its bundles, CAs
+
+
+@pytest.fixture(scope="module")
+def site_ca():
+    return trustme.CA(organization_name="ats-hook test site CA")
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory, site_ca):
+    """A 'system' bundle without the Amazon roots (a few other CAs) and one with them."""
+    d = tmp_path_factory.mktemp("bundles")
+    others = b"".join(trustme.CA().cert_pem.bytes() for _ in range(3))
+    amazon = b"".join(p.read_bytes() for p in ROOT_FILES)
+    (d / "noamazon.pem").write_bytes(others)
+    (d / "good.pem").write_bytes(others + amazon)
+    site_ca.cert_pem.write_to_path(str(d / "site-ca.pem"))
+    return d
+
+
+@pytest.fixture
+def hook_env(tmp_path, bundles):
+    """An environment that points the hook at the bundle lacking the roots."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith("ATS_")}
+    env.update(
+        ATS_HOOK_SYSTEM_BUNDLES=str(bundles / "noamazon.pem"),
+        ATS_HOOK_DIR=str(tmp_path / "hookdir"),
+        ATS_HOOK_JAVA="off",
+        LC_ALL="C.UTF-8",
+    )
+    (tmp_path / "hookdir").mkdir()
+    return env
+
+
+def run_hook(args, env, python=None, **kw):
+    return subprocess.run(
+        [python or sys.executable, str(HOOK), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
+
+
+def dumped(proc):
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def private_dir(env):
+    return Path(env["ATS_HOOK_DIR"]) / f"ats-hook-{os.geteuid()}"
+
+
+def require_old_python(version):
+    path = OLD_PYTHONS[version]
+    if not os.access(path, os.X_OK):
+        if os.environ.get("ATS_REQUIRE_OLD_PYTHON") == "1":
+            pytest.fail(f"python {version} is required (ATS_REQUIRE_OLD_PYTHON=1) at {path}")
+        pytest.skip(f"python {version} not installed at {path}")
+    return path
+
+
+# --- one source: the hook is generated, and a drift is caught
+
+
+def test_hook_is_what_the_generator_makes():
+    proc = subprocess.run([sys.executable, str(GEN), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_generator_check_catches_drift(tmp_path):
+    copy = tmp_path / "ats-hook"
+    copy.write_text(HOOK.read_text().replace("Amazon Root CA 1", "Amazon Root CA 9", 1))
+    proc = subprocess.run(
+        [sys.executable, str(GEN), "--check", "--output", str(copy)], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "run scripts/gen-hook" in proc.stderr
+
+
+def test_hook_inlines_portable_verbatim():
+    text = HOOK.read_text()
+    assert (REPO / "src/ats_roots/_portable.py").read_text() in text
+    for pem in ROOT_FILES:
+        assert pem.read_text().strip() in text
+
+
+def test_hook_is_an_executable_script():
+    assert HOOK.read_text().startswith("#!/usr/bin/env python3\n")
+    assert HOOK.stat().st_mode & 0o111
+
+
+# --- Python 3.6 compatibility
+
+
+@pytest.fixture(scope="module")
+def flat_source(tmp_path_factory):
+    """The hook's code with nothing hidden in strings, for linters and compilers."""
+    out = tmp_path_factory.mktemp("flat") / "ats_hook_flat.py"
+    proc = subprocess.run([sys.executable, str(GEN), "--flat"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out.write_text(proc.stdout)
+    return out
+
+
+def test_vermin_says_python_36(flat_source):
+    vermin = Path(sys.executable).parent / "vermin"
+    if not vermin.exists():
+        pytest.skip("vermin not installed")
+    for path in (HOOK, flat_source, REPO / "src/ats_roots/_portable.py"):
+        proc = subprocess.run(
+            [str(vermin), "--no-tips", "--violations", "-t=3.6-", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, f"{path}: {proc.stdout}{proc.stderr}"
+
+
+def test_byte_compiles_with_python_36(flat_source, tmp_path):
+    python = require_old_python("3.6")
+    for path in (HOOK, flat_source, REPO / "src/ats_roots/_portable.py"):
+        target = tmp_path / (path.name + ".py")
+        shutil.copy(path, target)
+        proc = subprocess.run([python, "-m", "py_compile", str(target)], capture_output=True)
+        assert proc.returncode == 0, proc.stderr.decode()
+
+
+def test_flat_source_passes_ruff():
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():
+        pytest.skip("ruff not installed")
+    flat = subprocess.run([sys.executable, str(GEN), "--flat"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(ruff), "check", "--no-cache", "--stdin-filename", "hooks/ats-hook-flat.py", "-"],
+        input=flat.stdout,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize("version", sorted(OLD_PYTHONS))
+def test_runs_under_old_python(version, hook_env, bundles):
+    """Every part of the hook runs: settle, full (options, extra CA, _portable), exec."""
+    python = require_old_python(version)
+    proc = run_hook(
+        ["--extra-ca", str(bundles / "site-ca.pem"), "--", *DUMP_ENV], hook_env, python=python
+    )
+    env = dumped(proc)["env"]
+    bundle = Path(env["SSL_CERT_FILE"])
+    assert bundle.parent == private_dir(hook_env)
+    assert bundle.read_bytes().count(b"BEGIN CERTIFICATE") == 3 + 5 + 1
+    env = dict(hook_env, ATS_HOOK_VERBOSE="1", ATS_HOOK_EXTRA_CA=str(bundles / "site-ca.pem"))
+    again = run_hook(["--", *DUMP_ENV], env, python=python)  # a restart: all remembered
+    assert dumped(again)["env"]["SSL_CERT_FILE"] == str(bundle)
+    assert "(compiled parts: fast, settle, full)" in again.stderr  # marshal'd by this Python
+
+
+# --- behaviour: exec, environment, private bundle
+
+
+def test_private_bundle_exported_and_exec_keeps_pid(hook_env, bundles):
+    proc = subprocess.Popen(
+        [sys.executable, str(HOOK), "--", *DUMP_ENV],
+        env=hook_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=60)
+    result = json.loads(out)
+    assert result["pid"] == proc.pid  # exec: CMD is the hook's process
+    bundle = private_dir(hook_env) / "ca-bundle.pem"
+    for var in EXPORTED:
+        assert result["env"][var] == str(bundle)
+    assert stat.S_IMODE(bundle.parent.stat().st_mode) == 0o700
+    data = bundle.read_bytes()
+    assert data.startswith((bundles / "noamazon.pem").read_bytes())
+    for pem in ROOT_FILES:
+        assert pem.read_bytes() in data
+    assert len(err.splitlines()) == 1 and "private CA bundle" in err
+
+
+def test_private_bundle_makes_openssl_verify_amazon_intermediates(hook_env, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl")
+    # -no-CApath -no-CAstore: only the default CA file (SSL_CERT_FILE) counts
+    verify = ["openssl", "verify", "-no-CApath", "-no-CAstore"]
+    certs = [str(FIXTURES / n) for n in ("r2m02.pem", "r4m02.pem", "e2m02.pem", "e3m02.pem")]
+    certs.append(str(FIXTURES / "rootca1.pem"))  # cross-signed by Starfield Services G2
+    without = subprocess.run(
+        [*verify, *certs],
+        env=dict(hook_env, SSL_CERT_FILE=hook_env["ATS_HOOK_SYSTEM_BUNDLES"]),
+        capture_output=True,
+        text=True,
+    )
+    assert without.returncode != 0  # negative control
+    proc = run_hook(["--", *verify, *certs], hook_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(": OK") == len(certs)
+
+
+def test_user_variables_are_kept_unless_override(hook_env):
+    env = dict(hook_env, SSL_CERT_FILE="/mine.pem", NODE_EXTRA_CA_CERTS="/node.pem")
+    kept = dumped(run_hook(["--", *DUMP_ENV], env))["env"]
+    assert kept["SSL_CERT_FILE"] == "/mine.pem"
+    assert kept["NODE_EXTRA_CA_CERTS"] == "/node.pem"
+    assert kept["CURL_CA_BUNDLE"].endswith("/ca-bundle.pem")
+    replaced = dumped(run_hook(["--override-env", "--", *DUMP_ENV], env))["env"]
+    assert replaced["SSL_CERT_FILE"].endswith("/ca-bundle.pem")
+    by_env = dumped(run_hook(["--", *DUMP_ENV], dict(env, ATS_HOOK_OVERRIDE_ENV="1")))["env"]
+    assert by_env["NODE_EXTRA_CA_CERTS"].endswith("/ca-bundle.pem")
+
+
+def test_exit_code_passes_through(hook_env):
+    assert run_hook(["--", "sh", "-c", "exit 7"], hook_env).returncode == 7
+
+
+def test_cmd_without_double_dash(hook_env):
+    assert run_hook(["sh", "-c", "exit 5"], hook_env).returncode == 5
+
+
+def test_cmd_not_found_is_127(hook_env):
+    proc = run_hook(["--", "no-such-command-ats"], hook_env)
+    assert proc.returncode == 127
+    assert proc.stderr.splitlines()[-1].startswith("ats-hook: error: cannot run no-such-command")
+
+
+def test_cmd_gets_default_sigpipe(hook_env):
+    """Python ignores SIGPIPE for itself; CMD must not inherit that."""
+    status = ["sh", "-c", "grep SigIgn /proc/$$/status"]
+    direct = subprocess.run(status, capture_output=True, text=True).stdout
+    via_hook = run_hook(["--", *status], hook_env)
+    assert via_hook.stdout == direct
+
+
+def test_locale_coercion_does_not_leak_into_cmd(hook_env):
+    env = {k: v for k, v in hook_env.items() if not k.startswith(("LC_", "LANG"))}
+    result = dumped(run_hook(["--", *DUMP_ENV], env))["env"]
+    assert "LC_CTYPE" not in result
+    kept = dumped(run_hook(["--", *DUMP_ENV], dict(env, LC_CTYPE="C.UTF-8")))["env"]
+    assert kept["LC_CTYPE"] == "C.UTF-8"
+
+
+def test_no_cmd_prints_shell_exports(hook_env):
+    proc = run_hook([], hook_env)
+    assert proc.returncode == 0
+    bundle = private_dir(hook_env) / "ca-bundle.pem"
+    assert f"export SSL_CERT_FILE='{bundle}'" in proc.stdout.splitlines()
+
+
+# --- the fast path and the remembered answer
+
+
+def test_fast_path_is_silent_and_remembered(hook_env, bundles):
+    env = dict(hook_env, ATS_HOOK_SYSTEM_BUNDLES=str(bundles / "good.pem"))
+    first = run_hook(["--", *DUMP_ENV], env)
+    assert first.stderr == ""
+    assert not any(v in dumped(first)["env"] for v in EXPORTED)
+    verbose = dict(env, ATS_HOOK_VERBOSE="1")
+    second = run_hook(["--", "true"], verbose)
+    assert second.returncode == 0
+    assert "remembered: the store trusts the roots" in second.stderr
+    assert "compiled parts: fast)" in second.stderr  # and its code was not compiled again
+    assert "lacks" not in second.stderr  # no bundle read, nothing parsed
+
+
+def test_remembered_answer_follows_the_bundle(hook_env, bundles, tmp_path):
+    system = tmp_path / "system.pem"
+    shutil.copy(bundles / "good.pem", system)
+    env = dict(hook_env, ATS_HOOK_SYSTEM_BUNDLES=str(system), ATS_HOOK_VERBOSE="1")
+    assert run_hook(["--", "true"], env).returncode == 0
+    assert "remembered" in run_hook(["--", "true"], env).stderr
+    shutil.copy(bundles / "noamazon.pem", system)  # new size, mtime, inode
+    proc = run_hook(["--", *DUMP_ENV], env)
+    assert "nothing remembered" in proc.stderr
+    assert dumped(proc)["env"]["SSL_CERT_FILE"].endswith("/ca-bundle.pem")
+
+
+def test_restart_reuses_the_private_bundle(hook_env):
+    first = run_hook(["--", "true"], hook_env)
+    assert "private CA bundle" in first.stderr
+    again = run_hook(["--", *DUMP_ENV], dict(hook_env, ATS_HOOK_VERBOSE="1"))
+    assert "remembered: {'bundle'" in again.stderr
+    assert "private CA bundle" not in again.stderr  # nothing written this time
+    assert dumped(again)["env"]["SSL_CERT_FILE"].endswith("/ca-bundle.pem")
+
+
+def test_cache_in_a_directory_others_can_write_is_ignored(hook_env, bundles):
+    env = dict(hook_env, ATS_HOOK_SYSTEM_BUNDLES=str(bundles / "good.pem"), ATS_HOOK_VERBOSE="1")
+    run_hook(["--", "true"], env)
+    home = private_dir(hook_env)
+    assert (home / "answers").exists()
+    home.chmod(0o777)
+    proc = run_hook(["--", "true"], env)
+    assert "nothing remembered" in proc.stderr
+    fresh = [p for p in home.parent.iterdir() if p.name.startswith(home.name + "-")]
+    assert len(fresh) == 1 and stat.S_IMODE(fresh[0].stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("spoil", ["writable by others", "not code"])
+def test_compiled_code_is_believed_only_when_safe(hook_env, bundles, spoil):
+    env = dict(hook_env, ATS_HOOK_SYSTEM_BUNDLES=str(bundles / "good.pem"), ATS_HOOK_VERBOSE="1")
+    run_hook(["--", "true"], env)
+    (code,) = private_dir(hook_env).glob("code-fast-*")
+    if spoil == "writable by others":
+        code.chmod(0o666)
+    else:
+        code.write_bytes(b"not marshal data")
+    proc = run_hook(["--", "sh", "-c", "exit 6"], env)
+    assert proc.returncode == 6
+    assert "compiled parts: none" in proc.stderr
+
+
+# --- modes, export, bad input
+
+
+def test_enforce_stops_with_exit_3_and_one_line(hook_env, tmp_path):
+    env = dict(hook_env, ATS_HOOK_DIR=str(tmp_path / "missing" / "dir"))
+    proc = run_hook(["--", "sh", "-c", "echo ran"], env)
+    assert proc.returncode == 3
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ats-hook: error: no writable place")
+
+
+def test_warn_runs_cmd_anyway(hook_env, tmp_path):
+    env = dict(hook_env, ATS_HOOK_DIR=str(tmp_path / "missing" / "dir"))
+    proc = run_hook(["--mode", "warn", "--", "sh", "-c", "echo ran; exit 4"], env)
+    assert proc.returncode == 4 and proc.stdout == "ran\n"
+    assert proc.stderr.startswith("ats-hook: warning: no writable place")
+    by_env = run_hook(["--", "true"], dict(env, ATS_HOOK_MODE="warn"))
+    assert by_env.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--mode", "strict", "--", "true"], ["--bogus", "--", "true"], ["--extra-ca"]],
+)
+def test_bad_usage_is_exit_2(hook_env, args):
+    proc = run_hook(args, hook_env)
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1
+
+
+def test_help_and_version(hook_env):
+    assert "usage: ats-hook" in run_hook(["--help"], hook_env).stdout
+    assert run_hook(["--version"], hook_env).stdout.startswith("ats-hook ")
+
+
+def test_export_writes_bundle_and_exits(hook_env, tmp_path):
+    dest = tmp_path / "export" / "ats"
+    proc = run_hook(["--export", str(dest)], hook_env)
+    assert proc.returncode == 0, proc.stderr
+    bundle = dest / "ca-bundle.pem"
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o755  # shared, unlike the private dir
+    assert bundle.read_bytes().count(b"BEGIN CERTIFICATE") == 3 + 5
+    by_env = run_hook([], dict(hook_env, ATS_HOOK_EXPORT=str(tmp_path / "e2")))
+    assert by_env.returncode == 0 and (tmp_path / "e2" / "ca-bundle.pem").exists()
+    assert run_hook(["--export", str(dest), "--", "true"], hook_env).returncode == 2
+
+
+def _write_cert(path, cert):
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _self_signed(days_from, days_to, ca=True):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ats-hook test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(days=days_from))
+        .not_valid_after(now + datetime.timedelta(days=days_to))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    return builder.sign(key, hashes.SHA256())
+
+
+def test_extra_ca_is_checked(hook_env, tmp_path, site_ca):
+    leaf = tmp_path / "leaf.pem"
+    site_ca.issue_cert("localhost").cert_chain_pems[0].write_to_path(str(leaf))
+    expired = tmp_path / "expired.pem"
+    _write_cert(expired, _self_signed(-30, -1))
+    not_ca = tmp_path / "not-ca.pem"
+    _write_cert(not_ca, _self_signed(-1, 30, ca=False))
+    junk = tmp_path / "junk.pem"
+    junk.write_text("hello\n")
+    for path, words in [
+        (leaf, "is not a CA certificate"),
+        (not_ca, "ats-hook test is not a CA certificate"),
+        (expired, "expired on"),
+        (junk, "not a PEM CA certificate"),
+        (tmp_path / "missing.pem", "cannot read"),
+    ]:
+        proc = run_hook(["--extra-ca", str(path), "--", "true"], hook_env)
+        assert proc.returncode == 2, path
+        assert words in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+# --- real TLS: a local server whose CA only the hook makes trusted
+
+
+@pytest.fixture
+def https_server(site_ca):
+    server_cert = site_ca.issue_cert("localhost")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"hello over TLS")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_cert.configure_cert(context)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://localhost:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_tls_handshake_succeeds_only_through_the_hook(hook_env, bundles, https_server):
+    fetch = [
+        sys.executable,
+        "-S",
+        "-c",
+        f"import urllib.request; print(urllib.request.urlopen({https_server!r}).read().decode())",
+    ]
+    ca = str(bundles / "site-ca.pem")
+    without = subprocess.run(
+        fetch,
+        env=dict(hook_env, SSL_CERT_FILE=hook_env["ATS_HOOK_SYSTEM_BUNDLES"]),
+        capture_output=True,
+        text=True,
+    )
+    assert without.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in without.stderr
+    proc = run_hook(["--extra-ca", ca, "--", *fetch], hook_env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "hello over TLS"
+    by_env = run_hook(["--", *fetch], dict(hook_env, ATS_HOOK_EXTRA_CA=ca))
+    assert by_env.stdout.strip() == "hello over TLS"
+
+
+# --- the SES preflight, against a local SMTP server
+
+
+@pytest.fixture
+def smtp_server(site_ca):
+    """A tiny SMTP server: greeting, EHLO, STARTTLS (or TLS at once), then QUIT."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    site_ca.issue_cert("localhost").configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+    state = {"implicit": False, "handshakes": 0}
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    if not state["implicit"]:
+                        f = conn.makefile("rb")
+                        conn.sendall(b"220 localhost ESMTP test\r\n")
+                        f.readline()
+                        conn.sendall(b"250-localhost\r\n250 STARTTLS\r\n")
+                        f.readline()
+                        conn.sendall(b"220 Ready to start TLS\r\n")
+                    tls = context.wrap_socket(conn, server_side=True)
+                    state["handshakes"] += 1
+                    tls.recv(100)
+                    tls.close()
+                except (OSError, ssl.SSLError):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], state
+    finally:
+        listener.close()
+
+
+def test_preflight_starttls(hook_env, bundles, smtp_server):
+    port, state = smtp_server
+    ca = str(bundles / "site-ca.pem")
+    proc = run_hook(
+        ["--extra-ca", ca, "--preflight-ses", f"localhost:{port}", "--", "true"], hook_env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert state["handshakes"] == 1
+    failed = run_hook(["--preflight-ses", f"localhost:{port}", "--", "echo", "ran"], hook_env)
+    assert failed.returncode == 4 and failed.stdout == ""
+    line = failed.stderr.splitlines()[-1]
+    assert line.startswith(f"ats-hook: error: preflight TLS handshake with localhost:{port} failed")
+    assert "certificate verify failed" in line
+
+
+def test_preflight_implicit_tls_by_env(hook_env, bundles, smtp_server):
+    port, state = smtp_server
+    state["implicit"] = True
+    env = dict(
+        hook_env,
+        ATS_HOOK_EXTRA_CA=str(bundles / "site-ca.pem"),
+        ATS_HOOK_PREFLIGHT_SES=f"smtps://localhost:{port}",
+    )
+    proc = run_hook(["--", "true"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert state["handshakes"] == 1
+
+
+@pytest.mark.parametrize("value", ["Not A Region", "us-east-1:port", "ftp://host:1"])
+def test_preflight_bad_target_is_usage(hook_env, value):
+    assert run_hook(["--preflight-ses", value, "--", "true"], hook_env).returncode == 2
+
+
+# --- Java: a copy of the JVM's cacerts with the roots, through JAVA_TOOL_OPTIONS
+
+
+@pytest.fixture
+def fake_jvm(tmp_path):
+    """A JAVA_HOME whose cacerts holds one unrelated CA (this machine's java and keytool)."""
+    java, keytool = shutil.which("java"), shutil.which("keytool")
+    if not (java and keytool):
+        pytest.skip("no java and keytool here")
+    home = tmp_path / "jvm"
+    (home / "bin").mkdir(parents=True)
+    (home / "lib" / "security").mkdir(parents=True)
+    os.symlink(os.path.realpath(java), home / "bin" / "java")
+    os.symlink(os.path.realpath(keytool), home / "bin" / "keytool")
+    ca = tmp_path / "one.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca))
+    store = home / "lib" / "security" / "cacerts"
+    subprocess.run(
+        [keytool, "-importcert", "-noprompt", "-alias", "one", "-file", str(ca)]
+        + ["-keystore", str(store), "-storetype", "JKS", "-storepass", "changeit"],
+        check=True,
+        capture_output=True,
+    )
+    return home
+
+
+def keystore_aliases(keytool, store):
+    out = subprocess.run(
+        [keytool, "-list", "-keystore", store, "-storepass", "changeit"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {line.split(",")[0] for line in out.splitlines() if "trustedCertEntry" in line}
+
+
+def test_java_store_gets_each_root(hook_env, bundles, fake_jvm):
+    env = dict(hook_env, JAVA_HOME=str(fake_jvm), ATS_HOOK_JAVA="auto")
+    env["ATS_HOOK_SYSTEM_BUNDLES"] = str(bundles / "good.pem")  # only Java lacks them
+    proc = run_hook(["--", *DUMP_ENV], env)
+    child = dumped(proc)["env"]
+    assert "Java trust store" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    opts = child["JAVA_TOOL_OPTIONS"]
+    store = opts.split("-Djavax.net.ssl.trustStore=")[1].split()[0]
+    assert Path(store).parent == private_dir(hook_env)
+    assert "-Djavax.net.ssl.trustStoreType=JKS" in opts
+    aliases = keystore_aliases(str(fake_jvm / "bin" / "keytool"), store)
+    assert aliases == {"one"} | {"ats-" + p.stem.lower() for p in ROOT_FILES}
+    assert "SSL_CERT_FILE" not in child  # the system bundle was fine
+    user = dumped(run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS="-Xmx64m")))["env"]
+    assert user["JAVA_TOOL_OPTIONS"].startswith("-Xmx64m -Djavax.net.ssl.trustStore=")
+    theirs = "-Djavax.net.ssl.trustStore=/theirs"
+    kept = dumped(run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS=theirs)))["env"]
+    assert kept["JAVA_TOOL_OPTIONS"] == theirs
+
+
+def test_java_handshake_succeeds_only_through_the_hook(hook_env, bundles, fake_jvm, https_server):
+    """A real JVM handshake: Java uses the store the hook made, --extra-ca included."""
+    env = dict(hook_env, JAVA_HOME=str(fake_jvm), ATS_HOOK_JAVA="auto")
+    env["ATS_HOOK_SYSTEM_BUNDLES"] = str(bundles / "good.pem")
+    src = Path(env["ATS_HOOK_DIR"]).parent / "Fetch.java"
+    src.write_text(
+        "public class Fetch { public static void main(String[] a) throws Exception {"
+        " var c = (javax.net.ssl.HttpsURLConnection) new java.net.URL(a[0]).openConnection();"
+        " System.out.println(c.getResponseCode()); } }"
+    )
+    java = [str(fake_jvm / "bin" / "java"), str(src), https_server]
+    without = subprocess.run(java, env=env, capture_output=True, text=True)
+    assert without.returncode != 0 and "PKIX path building failed" in without.stderr
+    proc = run_hook(["--extra-ca", str(bundles / "site-ca.pem"), "--", *java], env)
+    assert proc.stdout.strip() == "200", proc.stderr
