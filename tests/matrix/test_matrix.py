@@ -6,6 +6,9 @@
 3 ses       `ats probe ses` (or the image's openssl where it has no ats) on
             every SES port of two regions, against the stand-in: fails
             before the test root is added, passes after `ats install --extra-ca`
+6 hook      the start-time hook, mounted at run time into the roots-removed
+            base: check 2 fails without it, passes through it as root and
+            as --user 1000 --read-only --tmpfs /tmp
 5 live      LIVE=1 only: the real SES endpoints and the Amazon demo hosts
             (good verifies; expired and revoked fail); without a network it
             fails, loudly, with "no network"
@@ -164,3 +167,31 @@ def test_live(cell, record_property):
                         mounts=cell.mounts)
     assert res.exit_code == 0, f"exit {res.exit_code}: {res.output.strip()}"
     record_property("detail", "real SES and demo hosts behave")
+
+
+HOOK = os.path.join(matrixlib.REPO, "hooks", "ats-hook")
+AS_USER_READ_ONLY = {"user": "1000", "read_only": True, "tmpfs": {"/tmp": ""}}
+
+
+@pytest.mark.parametrize("cell", cell_params("6 hook"), indirect=True)
+def test_hook(cell, record_property, runtimes):
+    row = cell.row
+    if not row.noamazon:
+        pytest.skip("no roots-removed variant of this base")
+    if cell.borrowed:
+        pytest.skip("no python3 in this image: the hook needs one")
+    mounts = {**cell.control_mounts(runtimes), HOOK: {"bind": "/usr/local/bin/ats-hook",
+                                                      "mode": "ro"}}
+    check = ["/bin/sh", "/checks/chain-check.sh", "/fixtures"]
+    hooked = ["python3", "/usr/local/bin/ats-hook", "--", *check]
+    outcomes = {}
+    for label, kw in (("root", {}), ("user1000-read-only", AS_USER_READ_ONLY)):
+        without = dockerrun.run(cell.client, row.noamazon, check, entrypoint=[],
+                                mounts=mounts, **kw)
+        assert without.exit_code == 1, f"{label}: passed without the hook: {without.output}"
+        through = dockerrun.run(cell.client, row.noamazon, hooked, entrypoint=[],
+                                mounts=mounts, **kw)
+        assert through.exit_code == 0, f"{label}: through the hook: {through.output}"
+        outcomes[label] = "ok"
+    record_property("detail", f"{row.noamazon}: fails without the hook, passes through it "
+                              "as root and as user 1000 on a read-only root")
