@@ -238,6 +238,25 @@ BASES = (
         title="Alpine 3.23 with Python, the Amazon roots deselected (negative control)",
         params={"deselect": tuple(AMAZON_ROOTS)},
     ),
+    # The SES client test image's base (images/ses-clients): the mail clients
+    # from Debian's own packages - Postfix as an SES relay (libsasl2-modules
+    # gives its SASL client PLAIN/LOGIN), msmtp, curl - next to python3 for
+    # `ats` and the hook. Installed here because image builds have no network.
+    _debian(
+        "bookworm",
+        (
+            "ca-certificates",
+            "openssl",
+            "python3",
+            "postfix",
+            "libsasl2-modules",
+            "msmtp",
+            "curl",
+        ),
+        "yes",
+        "Debian 12 minbase with postfix, libsasl2-modules, msmtp, curl, python3",
+        name="debian-mail:bookworm",
+    ),
 )
 BY_NAME = {b.name: b for b in BASES}
 
