@@ -66,6 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("audit", help="every trust store in an image or a root, and its ATS roots")
+    p.add_argument("image", nargs="?", help="a local image: exported, never pulled or started")
+    p.add_argument("--root", metavar="DIR", help="an unpacked root file system instead")
+    p.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 if audit finds WHAT: missing, pinned, old-sdk (repeatable, "
+        "or comma-separated)",
+    )
+    p.add_argument("--storepass", default="changeit", help="Java key store password")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("patch", help="a new image trusting the roots, built from outside")
+    p.add_argument("image", help="the image to patch (left unchanged)")
+    p.add_argument("--tag", required=True, metavar="NEW", help="name for the patched image")
+    p.add_argument("--extra-ca", action="append", default=[], metavar="FILE")
+    p.add_argument("--storepass", default="changeit", help="Java key store password")
+    p.add_argument(
+        "--no-tool",
+        action="store_true",
+        help="write bundle and hash links directly, even where the image has its CA tool",
+    )
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -178,6 +204,47 @@ def cmd_probe(args) -> int:
     return probe.run_cli(args)
 
 
+def cmd_audit(args) -> int:
+    from . import audit
+
+    fail_on = _fail_on(args.fail_on, audit.FAIL_ON)
+    if bool(args.image) == bool(args.root):
+        raise errors.BadInput("give one of IMAGE or --root DIR")
+    if args.root:
+        report = audit.audit_root(args.root, args.storepass)
+    else:
+        report = audit.audit_image(audit.docker_client(), args.image, args.storepass)
+    doc = audit.to_json(report, fail_on)
+    print(json.dumps(doc, indent=2) if args.json else "\n".join(audit.table(report)))
+    if doc["failed"]:
+        found = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["fail_on"].items() if v)
+        print(
+            f"ats: error: found {found} (fix with `ats patch`, or update what is named)",
+            file=sys.stderr,
+        )
+        return errors.VERIFY_FAILED
+    return errors.OK
+
+
+def _fail_on(values: list[str], known: tuple[str, ...]) -> list[str]:
+    wanted = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    for v in wanted:
+        if v not in known:
+            raise errors.BadInput(f"--fail-on {v}: choose from {', '.join(known)}")
+    return list(dict.fromkeys(wanted))
+
+
+def cmd_patch(args) -> int:
+    from . import patch
+
+    result = patch.patch(args.image, args.tag, args.extra_ca, args.storepass, args.no_tool)
+    print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join(result.lines()))
+    if not result.tagged:
+        print(f"ats: error: {result.refused}; {args.tag} was not tagged", file=sys.stderr)
+        return errors.VERIFY_FAILED
+    return errors.OK
+
+
 COMMANDS = {
     "roots": cmd_roots,
     "fetch-roots": cmd_fetch_roots,
@@ -185,6 +252,8 @@ COMMANDS = {
     "verify": cmd_verify,
     "uninstall": cmd_uninstall,
     "probe": cmd_probe,
+    "audit": cmd_audit,
+    "patch": cmd_patch,
 }
 
 

@@ -209,7 +209,7 @@ def _postfix_detail(found: dict) -> str:
             f"{verified}; {status('AFTER')}; stand-in recorded it")
 
 
-# --- 7 msmtp -----------------------------------------------------------------------------
+# --- 8 msmtp -----------------------------------------------------------------------------
 
 MSMTP_ACCOUNTS = {587: ("ses-starttls", "starttls"), 465: ("ses-tls", "implicit")}
 
@@ -243,7 +243,7 @@ def test_msmtp_implicit_tls_465(target, ses_network, ses_pki, record_property):
     _msmtp(target, 465, "msmtp465", ses_pki, ses_network, record_property)
 
 
-# --- 8 boto3 -----------------------------------------------------------------------------
+# --- 9 boto3 -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
 def boto3_lib():
