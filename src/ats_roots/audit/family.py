@@ -1,0 +1,38 @@
+"""The distro family of a root and where its OpenSSL looks, decided from
+files alone: audit never runs anything from the image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._portable import os_ids
+from ..errors import BadInput
+from ..stores import Target, detect
+from ..stores.notool import DEFAULT_OPENSSL_DIR, DIRECT_BUNDLE, NoTool
+
+
+@dataclass
+class Family:
+    impl: object  # the stores family (Debian(), NoTool(...), ...)
+    name: str
+    openssl_dir: str
+    bundles: list[str]  # what the family's tool compiles (or NoTool writes)
+    tool: str | None  # the CA tool inside the root, if the family has one there
+    why: str = ""
+
+
+def family_of(target: Target) -> Family:
+    try:
+        ids = os_ids(target.os_release())
+    except BadInput:
+        ids = None
+    try:
+        fam = detect(target)
+    except BadInput:  # no os-release (FROM scratch), or a distro ats does not know
+        fam = NoTool(why="no /etc/os-release" if ids is None else f"unknown distribution {ids}")
+    if isinstance(fam, NoTool):
+        # NoTool.openssl_dir would ask the root's own openssl: not here.
+        ossl = fam.fixed_openssl_dir or DEFAULT_OPENSSL_DIR
+        return Family(fam, fam.name, ossl, [ossl + "/cert.pem", DIRECT_BUNDLE], None, fam.why)
+    tool = fam.tool(target) if hasattr(fam, "tool") else None
+    return Family(fam, fam.name, fam.openssl_dir, list(fam.store_files(target)), tool)

@@ -1,0 +1,62 @@
+"""Audit output: a table for people, JSON for CI."""
+
+from __future__ import annotations
+
+from .model import ATS, CUTOFF, OK, SHORT, Report
+
+
+def to_json(report: Report, fail_on: list[str] | None = None) -> dict:
+    failed = {what: report.findings(what) for what in fail_on or []}
+    return {
+        "source": report.source,
+        "family": report.family,
+        "openssl_dir": report.openssl_dir,
+        "ats_roots": [name for name, _ in ATS],
+        "stores": [s.to_json() for s in report.stores],
+        "old_sdks": [s.to_json() for s in report.sdks],
+        "summary": report.counts(),
+        "scan": report.stats,
+        "fail_on": {what: found for what, found in failed.items()},
+        "failed": any(failed.values()),
+    }
+
+
+def table(report: Report) -> list[str]:
+    src = report.source
+    where = f"image {src['image']} ({src['id'][:19]})" if "image" in src else f"root {src['root']}"
+    lines = [f"{where}: family {report.family}, OPENSSLDIR {report.openssl_dir}", ""]
+    width = max([len(s.path) for s in report.stores] + [5])
+    head = f"{'STORE':<{width}}  {'KIND':<20} {'ROOTS':>5}  " + " ".join(f"{n:>3}" for n in SHORT)
+    lines += [head + "  VERDICT"]
+    for s in report.stores:
+        marks = " ".join(f"{'yes' if has else '-':>3}" for has in s.ats())
+        total = "-" if s.absent or not s.readable else str(s.total)
+        verdict = s.verdict if s.verdict == OK else s.verdict.upper()
+        lines.append(f"{s.path:<{width}}  {s.kind:<20} {total:>5}  {marks}  {verdict}")
+        lines += [f"  = {alias}" for alias in sorted(s.aliases)]
+        if s.note:
+            lines.append(f"  ! {s.note}")
+    if not report.stores:
+        lines.append("(no trust store found)")
+    if report.sdks:
+        lines += ["", f"old AWS SDKs (released before {CUTOFF}):"]
+        for sdk in report.sdks:
+            approx = "~" if sdk.approximate else ""
+            lines += [
+                f"{sdk.ecosystem} {sdk.package} {sdk.version}: upgrade to "
+                f"{approx}{sdk.first_fixed} or later",
+                f"  {sdk.path}",
+                f"  ! {sdk.why}",
+            ]
+    lines += ["", _summary(report)]
+    return lines
+
+
+def _summary(report: Report) -> str:
+    c, st = report.counts(), report.stats
+    mib = st.get("bytes", 0) / 1048576
+    return (
+        f"{c['stores']} stores: {c['ok']} ok, {c['missing']} missing roots, "
+        f"{c['pinned']} pinned, {c['unreadable']} unreadable; {c['old_sdks']} old SDKs. "
+        f"Scanned {st.get('files', 0)} files ({mib:.0f} MiB) in {st.get('seconds', 0):.2f} s"
+    )
