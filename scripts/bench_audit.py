@@ -276,10 +276,9 @@ def main() -> int:
         if not args.skip_patch:
             results["patch"] = patch_runs(client)
     results["load_average"] = os.getloadavg()[0]
+    print("\n".join(table(results)), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(results, indent=2))
-    else:
-        print("\n".join(table(results)))
     return 0
 
 

@@ -21,6 +21,7 @@ slows them alike. Medians of --runs runs each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -219,6 +220,8 @@ def main(argv=None) -> int:
         slow, roots = bench.slow()
     result = report(fast, slow, roots, args.runs)
     if args.json:
+        with contextlib.redirect_stdout(sys.stderr):
+            print_table(result)  # people read the table, scripts/bench reads the JSON
         print(json.dumps(result, indent=2))
     else:
         print_table(result)
