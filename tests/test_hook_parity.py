@@ -1,0 +1,139 @@
+"""The hook and `ats install` must leave the same trust store behind.
+
+The hook is generated from the package's data and _portable module, but its
+install steps (anchors, the family's tool, appends and hash links where there
+is no tool, the manifest) are its own code, standard library only. This test
+is what fails if the two drift: the same base, patched once by the hook as
+root inside a container and once by `ats install --root` on its exported file
+system, must end with byte-identical trust-store files and manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+import pytest
+
+from ats_roots import _portable
+
+docker = pytest.importorskip("docker")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOOK = os.path.join(REPO, "hooks", "ats-hook")
+REQUIRE = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
+# Everything a trust-store install may touch, on any family.
+STORE_PATHS = ("etc/ssl", "usr/lib/ssl", "usr/local/share/ca-certificates", "etc/pki",
+               "var/lib/ats-roots/manifest")
+CASES = {
+    "debian tool family": "ats-local/debian-noamazon:bookworm",
+    "no tool (debian-bare)": "ats-local/debian-bare:bookworm",
+    "alpine tool family (musl python)": "ats-local/alpine-python-noamazon:3.23",
+}
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def client():
+    try:
+        c = docker.from_env()
+        c.ping()
+        return c
+    except Exception as exc:  # noqa: BLE001 - any failure means no engine
+        if REQUIRE:
+            pytest.fail(f"Docker Engine required (ATS_REQUIRE_DOCKER=1): {exc}")
+        pytest.skip(f"no Docker Engine: {exc}")
+
+
+def unpack(container, dest: str) -> None:
+    with tempfile.TemporaryFile() as tmp:
+        for chunk in container.export():
+            tmp.write(chunk)
+        tmp.seek(0)
+        with tarfile.open(fileobj=tmp) as tar:
+            keep = [m for m in tar.getmembers()
+                    if not m.isdev() and m.name.startswith(STORE_PATHS + ("etc/os-release",
+                                                                          "usr/lib/os-release"))]
+            tar.extractall(dest, members=keep)  # noqa: S202 - images we built
+
+
+def store_digest(root: str) -> dict[str, str]:
+    """path -> sha256 of content (or link target) for every store file."""
+    out = {}
+    for top in STORE_PATHS:
+        base = os.path.join(root, top)
+        entries = [(base, [], [])] if os.path.isfile(base) else os.walk(base)
+        for dirpath, _, files in entries:
+            for name in files or ([""] if dirpath == base and os.path.isfile(base) else []):
+                path = os.path.join(dirpath, name) if name else dirpath
+                rel = os.path.relpath(path, root)
+                if os.path.islink(path):
+                    out[rel] = "-> " + os.readlink(path)
+                else:
+                    with open(path, "rb") as f:
+                        out[rel] = content_key(f.read())
+    return out
+
+
+def content_key(data: bytes) -> str:
+    """Bytes, except for certificate bundles: there the multiset of
+    certificates. Alpine's update-ca-certificates concatenates in readdir
+    order, which differs between the host's file system and a container's
+    overlay, so the same install gives the same certificates in another order."""
+    blocks = _portable.pem_blocks(data)
+    if len(blocks) > 1:
+        return "certs:" + ",".join(sorted(_portable.sha256_hex(der) for _, der in blocks))
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("image", list(CASES.values()), ids=list(CASES))
+def test_hook_and_ats_install_agree(client, image, tmp_path):
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        if REQUIRE:
+            pytest.fail(f"{image} missing: run scripts/build-bases")
+        pytest.skip(f"{image} missing: run scripts/build-bases")
+    by_ats, by_hook = tmp_path / "ats", tmp_path / "hook"
+    # 1. ats install --root on the base's own file system (tool run by chroot)
+    pristine = client.containers.create(image, entrypoint=["/bin/true"])
+    try:
+        unpack(pristine, str(by_ats))
+    finally:
+        pristine.remove(force=True)
+    # the tool needs the whole root to run in: unpack it all for the chroot
+    full = tmp_path / "full"
+    pristine = client.containers.create(image, entrypoint=["/bin/true"])
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            for chunk in pristine.export():
+                tmp.write(chunk)
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp) as tar:
+                tar.extractall(full, members=[m for m in tar.getmembers() if not m.isdev()])  # noqa: S202
+    finally:
+        pristine.remove(force=True)
+    proc = subprocess.run([sys.executable, "-m", "ats_roots", "install", "--root", str(full)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # 2. the hook as root in a container of the same base, patch only (no CMD)
+    hooked = client.containers.create(
+        image, ["python3", "/usr/local/bin/ats-hook"], entrypoint=[],
+        volumes={HOOK: {"bind": "/usr/local/bin/ats-hook", "mode": "ro"}})
+    try:
+        hooked.start()
+        assert hooked.wait(timeout=120)["StatusCode"] == 0, hooked.logs().decode()
+        unpack(hooked, str(by_hook))
+    finally:
+        hooked.remove(force=True)
+    before = store_digest(str(by_ats))
+    after_ats, after_hook = store_digest(str(full)), store_digest(str(by_hook))
+    assert after_ats != before, "ats install changed nothing: the comparison would be empty"
+    differ = sorted(p for p in set(after_ats) | set(after_hook)
+                    if after_ats.get(p) != after_hook.get(p))
+    assert not differ, f"hook and ats install differ on: {differ[:10]}"
