@@ -295,7 +295,16 @@ def test_table_and_json(full_root):
         "pinned": 1,
         "unreadable": 0,
         "old_sdks": 5,
+        "mail": {
+            "settings": 0,
+            "ok": 0,
+            "missing": 0,
+            "pinned": 0,
+            "unreadable": 0,
+            "unverified": 0,
+        },
     }
+    assert doc["mail"] == []
     json.dumps(doc)
 
 

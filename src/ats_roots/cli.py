@@ -219,7 +219,8 @@ def cmd_audit(args) -> int:
     if doc["failed"]:
         found = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["fail_on"].items() if v)
         print(
-            f"ats: error: found {found} (fix with `ats patch`, or update what is named)",
+            f"ats: error: found {found} (fix with `ats patch`, or update what is named; "
+            "mail-server settings are fixed in their config file)",
             file=sys.stderr,
         )
         return errors.VERIFY_FAILED

@@ -126,7 +126,11 @@ def patch(
         sparse = export_sparse(client, image.id, tmp + "/root")
         target = Target(sparse.root)
         result.before = audit_target(
-            target, password, {"image": ref, "id": image.id}, sparse.stats()
+            target,
+            password,
+            {"image": ref, "id": image.id},
+            sparse.stats(),
+            frozenset(sparse.left_out),
         )
         clock.lap("export and audit")
         layer = Layer(tmp + "/layer", sparse.dir_modes)

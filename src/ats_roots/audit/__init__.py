@@ -2,7 +2,8 @@
 whom TLS trusts, with the Amazon Trust Services roots each one has.
 
 One module per kind of store (system, java, python, bundles), old SDKs by
-package metadata, a thin orchestrator (scan) and the output (report).
+package metadata, the trust settings of mail programs (mail/), a thin
+orchestrator (scan) and the output (report).
 """
 
 from __future__ import annotations

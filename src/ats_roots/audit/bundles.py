@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from .._portable import sha256_hex
+from ..roots import pinned_fingerprints
 from .names import HASH_NAME
 from .read import is_ca
 
@@ -21,6 +23,7 @@ ANCHOR_DIRS = (
     "/etc/ca-certificates/trust-source/",
     "/usr/share/doc/",
 )
+ATS_PINS = pinned_fingerprints()
 TEST_DIRS = {"test", "tests", "testing", "testdata", "test_data", "certdata", "unittests"}
 
 
@@ -34,4 +37,6 @@ def is_store(inner: str, ders: list[bytes], hash_dirs: set[str]) -> bool:
         return False
     if TEST_DIRS.intersection(inner.split("/")):
         return False
+    if len(ders) == 1 and sha256_hex(ders[0]) in ATS_PINS:
+        return False  # a copy of one ATS root (ats's own data files): a source, not a store
     return is_ca(ders[0])  # a chain starts with its leaf

@@ -77,4 +77,5 @@ def audit_image(client, ref: str, password: str | None) -> Report:
             password,
             source={"image": ref, "id": image.id},
             stats=sparse.stats(),
+            left_out=frozenset(sparse.left_out),
         )

@@ -13,9 +13,13 @@ ATS = [(name, pin) for name, pin in PINS.values()]  # Amazon Root CA 1-4, SFS G2
 SHORT = ("CA1", "CA2", "CA3", "CA4", "G2")
 
 OK, MISSING, PINNED, UNREADABLE = "ok", "missing", "pinned", "unreadable"
+# A mail client or server that sends to SES without verifying the server:
+# the roots do not matter, an impostor gets the mail. --fail-on missing has it.
+UNVERIFIED = "unverified"
 # AWS: SDKs and CLIs released before this date must be upgraded (old_sdks.py).
 CUTOFF = "2015-02-05"
 GROUPS = ("system", "java", "python", "bundle")
+MAIL_VERDICTS = (OK, MISSING, PINNED, UNREADABLE, UNVERIFIED)
 
 
 @dataclass
@@ -65,6 +69,47 @@ class Store:
 
 
 @dataclass
+class MailSetting(Store):
+    """A mail program's trust setting and the file or directory it names
+    (path; the config file itself for a finding about the whole config)."""
+
+    program: str = ""  # postfix, exim, sendmail, msmtp, ssmtp
+    setting: str = ""  # smtp_tls_CAfile, tls_verify_certificates, CACertFile, ...
+    config: str = ""  # the file that sets it
+    value: str = ""  # as written there
+    where: list[str] = field(default_factory=list)  # accounts, transports, services using it
+    ses: bool = False  # it is used to send to SES
+    fixed: str = ""  # a verdict from the config alone (UNVERIFIED), not from roots
+
+    @property
+    def verdict(self) -> str:
+        if self.fixed:
+            return self.fixed
+        verdict = super().verdict
+        # A store cut down on purpose is still wrong for a relay to SES.
+        return MISSING if verdict == PINNED and self.ses else verdict
+
+    def named(self) -> str:
+        """For --fail-on: the file and the setting naming it, or the finding."""
+        if self.fixed:
+            return f"{self.config} ({self.setting}: {self.fixed})"
+        return f"{self.path} ({self.setting} in {self.config})"
+
+    def source(self) -> str:
+        """Where the setting comes from, for people."""
+        where = f" ({', '.join(self.where)})" if self.where else ""
+        return f"{self.setting} in {self.config}{where}"
+
+    def to_json(self) -> dict:
+        doc = super().to_json()
+        del doc["group"], doc["aliases"]
+        if self.fixed:
+            doc["roots_total"], doc["ats"] = None, {}
+        doc.update(program=self.program, setting=self.setting, config=self.config)
+        return {**doc, "value": self.value, "where": self.where, "ses": self.ses}
+
+
+@dataclass
 class OldSdk:
     ecosystem: str  # python, node, java, ruby
     package: str
@@ -86,6 +131,7 @@ class Report:
     stores: list[Store]
     sdks: list[OldSdk]
     stats: dict
+    mail: list[MailSetting] = field(default_factory=list)
 
     def with_verdict(self, verdict: str) -> list[Store]:
         return [s for s in self.stores if s.verdict == verdict]
@@ -94,8 +140,17 @@ class Report:
         """What --fail-on WHAT finds: paths (stores) or package@version (SDKs)."""
         if what == "old-sdk":
             return [f"{s.package} {s.version} ({s.path})" for s in self.sdks]
-        return [s.path for s in self.with_verdict(what)]
+        found = [s.path for s in self.with_verdict(what)]
+        # missing covers mail: a trust file without the roots, an unverified SES relay
+        verdicts = {what, UNVERIFIED} if what == MISSING else {what}
+        return found + [m.named() for m in self.mail if m.verdict in verdicts]
 
     def counts(self) -> dict:
         out = {v: len(self.with_verdict(v)) for v in (OK, MISSING, PINNED, UNREADABLE)}
-        return {"stores": len(self.stores), **out, "old_sdks": len(self.sdks)}
+        mail = {v: sum(m.verdict == v for m in self.mail) for v in MAIL_VERDICTS}
+        return {
+            "stores": len(self.stores),
+            **out,
+            "old_sdks": len(self.sdks),
+            "mail": {"settings": len(self.mail), **mail},
+        }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import ATS, CUTOFF, OK, SHORT, Report
+from .model import ATS, CUTOFF, OK, SHORT, MailSetting, Report, Store
 
 
 def to_json(report: Report, fail_on: list[str] | None = None) -> dict:
@@ -13,6 +13,7 @@ def to_json(report: Report, fail_on: list[str] | None = None) -> dict:
         "openssl_dir": report.openssl_dir,
         "ats_roots": [name for name, _ in ATS],
         "stores": [s.to_json() for s in report.stores],
+        "mail": [m.to_json() for m in report.mail],
         "old_sdks": [s.to_json() for s in report.sdks],
         "summary": report.counts(),
         "scan": report.stats,
@@ -25,18 +26,14 @@ def table(report: Report) -> list[str]:
     src = report.source
     where = f"image {src['image']} ({src['id'][:19]})" if "image" in src else f"root {src['root']}"
     lines = [f"{where}: family {report.family}, OPENSSLDIR {report.openssl_dir}", ""]
-    width = max([len(s.path) for s in report.stores] + [5])
-    head = f"{'STORE':<{width}}  {'KIND':<20} {'ROOTS':>5}  " + " ".join(f"{n:>3}" for n in SHORT)
-    lines += [head + "  VERDICT"]
-    for s in report.stores:
-        marks = " ".join(f"{'yes' if has else '-':>3}" for has in s.ats())
-        total = "-" if s.absent or not s.readable else str(s.total)
-        verdict = s.verdict if s.verdict == OK else s.verdict.upper()
-        lines.append(f"{s.path:<{width}}  {s.kind:<20} {total:>5}  {marks}  {verdict}")
-        lines += [f"  = {alias}" for alias in sorted(s.aliases)]
-        if s.note:
-            lines.append(f"  ! {s.note}")
-    if not report.stores:
+    rows: list[Store] = [*report.stores, *report.mail]
+    width = max([len(s.path) for s in rows] + [5])
+    kinds = max([len(s.kind) for s in rows] + [20])
+    head = f"{'STORE':<{width}}  {'KIND':<{kinds}} {'ROOTS':>5}  "
+    lines += [head + " ".join(f"{n:>3}" for n in SHORT) + "  VERDICT"]
+    for s in rows:
+        lines += _row(s, width, kinds)
+    if not rows:
         lines.append("(no trust store found)")
     if report.sdks:
         lines += ["", f"old AWS SDKs (released before {CUTOFF}):"]
@@ -52,11 +49,33 @@ def table(report: Report) -> list[str]:
     return lines
 
 
+def _row(s: Store, width: int, kinds: int) -> list[str]:
+    fixed = isinstance(s, MailSetting) and s.fixed  # a finding, not a store: no roots
+    marks = " ".join(f"{'yes' if has else '-':>3}" for has in s.ats())
+    total = "-" if s.absent or not s.readable or fixed else str(s.total)
+    verdict = s.verdict if s.verdict == OK else s.verdict.upper()
+    out = [f"{s.path:<{width}}  {s.kind:<{kinds}} {total:>5}  {marks}  {verdict}"]
+    out += [f"  = {alias}" for alias in sorted(s.aliases)]
+    if isinstance(s, MailSetting):
+        out.append(f"  ! {s.source()}" + (f": {s.note}" if s.note else ""))
+    elif s.note:
+        out.append(f"  ! {s.note}")
+    return out
+
+
 def _summary(report: Report) -> str:
     c, st = report.counts(), report.stats
     mib = st.get("bytes", 0) / 1048576
+    m = c["mail"]
+    mail = (
+        f"{m['settings']} mail settings: {m['ok']} ok, {m['missing']} missing roots, "
+        f"{m['pinned']} pinned, {m['unverified']} unverified"
+        + (f", {m['unreadable']} unreadable; " if m["unreadable"] else "; ")
+        if report.mail
+        else ""
+    )
     return (
         f"{c['stores']} stores: {c['ok']} ok, {c['missing']} missing roots, "
-        f"{c['pinned']} pinned, {c['unreadable']} unreadable; {c['old_sdks']} old SDKs. "
+        f"{c['pinned']} pinned, {c['unreadable']} unreadable; {mail}{c['old_sdks']} old SDKs. "
         f"Scanned {st.get('files', 0)} files ({mib:.0f} MiB) in {st.get('seconds', 0):.2f} s"
     )

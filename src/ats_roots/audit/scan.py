@@ -1,20 +1,24 @@
 """Audit a root file system: walk it once, let each kind of store claim its
-files, collect the verdicts. An image is audited as the sparse copy
-image.py makes of it."""
+files, collect the verdicts; then the mail programs' trust settings (mail/).
+An image is audited as the sparse copy image.py makes of it."""
 
 from __future__ import annotations
 
 import time
 
 from ..stores import Target
-from . import bundles, java, old_sdks, python, system, walk
+from . import bundles, java, mail, old_sdks, python, system, walk
 from .family import family_of
 from .model import Report, Store
 from .read import certificates, fingerprints, read_inner
 
 
 def audit_target(
-    target: Target, password: str | None, source: dict | None = None, stats: dict | None = None
+    target: Target,
+    password: str | None,
+    source: dict | None = None,
+    stats: dict | None = None,
+    left_out: frozenset[str] = frozenset(),  # files an image export did not keep
 ) -> Report:
     start = time.monotonic()
     found = walk.walk(target.root, count_bytes=stats is None)
@@ -33,6 +37,7 @@ def audit_target(
         stores=stores,
         sdks=old_sdks.find(target, found.sdk),
         stats=scan,
+        mail=mail.settings(target, family.openssl_dir, left_out),
     )
 
 

@@ -3,9 +3,12 @@
 Only what audit and patch read is written out: candidate trust stores (by
 name, then by their first bytes), every directory and symlink (so paths
 resolve as the image sees them), os-release, the CA tools, metadata of old
-SDKs, and empty stand-ins for programs in the bin directories (only their
-existence and mode are ever looked at). Nothing else is stored, so a 1 GB
-image costs a pass over its tar stream and a few MB of disk.
+SDKs, mail programs' configs, any PEM file under /etc (a mail config may
+name a CA file anything), and empty stand-ins for programs in the bin
+directories (only their existence and mode are ever looked at). Nothing
+else is stored, so a 1 GB image costs a pass over its tar stream and a few
+MB of disk; the paths of the files left out are remembered, so that a
+setting naming one is not mistaken for one naming nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..stores import TOOL_FAMILIES
 from ..stores._base import MANIFEST
-from . import names
+from . import mail, names
 
 BIN_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/usr/local/sbin/")
 CONTENT = {"/etc/os-release", "/usr/lib/os-release", MANIFEST}
@@ -35,6 +38,7 @@ class Sparse:
     dir_modes: dict[str, int] = field(default_factory=dict)  # the image's own modes
     links: set[str] = field(default_factory=set)  # symlinks made: never write through one
     dirs: set[str] = field(default_factory=set)  # directories made
+    left_out: set[str] = field(default_factory=set)  # regular files not written
 
     def stats(self) -> dict:
         return {
@@ -109,22 +113,24 @@ def _one(sparse: Sparse, tar: tarfile.TarFile, member: tarfile.TarInfo, inner: s
         sparse.files += 1
         sparse.bytes += member.size
         data = _keep(sparse, tar, member, inner)
-        if data is not None:
-            with open(host, "wb") as f:
-                f.write(data)
-            os.chmod(host, member.mode & 0o7777)
+        if data is None:
+            sparse.left_out.add(inner)
+            return
+        with open(host, "wb") as f:
+            f.write(data)
+        os.chmod(host, member.mode & 0o7777)
 
 
 def _keep(sparse: Sparse, tar, member: tarfile.TarInfo, inner: str) -> bytes | None:
     """The bytes to write for this file, or None to leave it out."""
     name = inner.rsplit("/", 1)[1]
-    if inner in CONTENT or names.is_sdk_file(inner, name):
+    if inner in CONTENT or names.is_sdk_file(inner, name) or mail.is_config(inner):
         if name.endswith(".jar") or member.size > names.MAX_STORE:
             return b""  # a jar's name is all that matters
         data = tar.extractfile(member).read()
         sparse.read_bytes += len(data)
         return data
-    kind = names.want(name)
+    kind = names.want(name) or ("pem" if inner.startswith("/etc/") else None)
     if kind and 0 < member.size <= names.MAX_STORE:
         f = tar.extractfile(member)
         head = f.read(names.HEAD)
