@@ -63,18 +63,25 @@ def has_file(client, image: str, path: str) -> bool:
         container.remove(force=True)
 
 
-def export_rootfs(client, image: str, dest: str) -> str:
+def export_rootfs(client, image: str, dest: str, only=None) -> str:
     """Unpack an image's file system into dest (for `ats verify --root`)."""
     container = client.containers.create(image, entrypoint=["/nonexistent"])
     try:
-        with tempfile.TemporaryFile() as tmp:
-            for chunk in container.export():
-                tmp.write(chunk)
-            tmp.seek(0)
-            with tarfile.open(fileobj=tmp) as tar:
-                members = [m for m in tar.getmembers()
-                           if not (m.isdev() or m.name.startswith("dev/"))]
-                tar.extractall(dest, members=members)  # noqa: S202 - our own image
+        return export_container(container, dest, only)
     finally:
         container.remove(force=True)
+
+
+def export_container(container, dest: str, only=None) -> str:
+    """Unpack a container's file system into dest: device nodes left out, and
+    only the paths starting with one of `only` when given."""
+    with tempfile.TemporaryFile() as tmp:
+        for chunk in container.export():
+            tmp.write(chunk)
+        tmp.seek(0)
+        with tarfile.open(fileobj=tmp) as tar:
+            members = [m for m in tar.getmembers()
+                       if not (m.isdev() or m.name.startswith("dev/"))
+                       and (only is None or m.name.startswith(tuple(only)))]
+            tar.extractall(dest, members=members)  # noqa: S202 - our own image
     return dest

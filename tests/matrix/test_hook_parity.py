@@ -14,17 +14,15 @@ import hashlib
 import os
 import subprocess
 import sys
-import tarfile
-import tempfile
 
+import dockerrun
+import matrixlib
 import pytest
 
 from ats_roots import _portable
 
 docker = pytest.importorskip("docker")
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOOK = os.path.join(REPO, "hooks", "ats-hook")
+HOOK = os.path.join(matrixlib.REPO, "hooks", "ats-hook")
 REQUIRE = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
 # Everything a trust-store install may touch, on any family.
 STORE_PATHS = ("etc/ssl", "usr/lib/ssl", "usr/local/share/ca-certificates", "etc/pki",
@@ -36,30 +34,7 @@ CASES = {
 }
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def client():
-    try:
-        c = docker.from_env()
-        c.ping()
-        return c
-    except Exception as exc:  # noqa: BLE001 - any failure means no engine
-        if REQUIRE:
-            pytest.fail(f"Docker Engine required (ATS_REQUIRE_DOCKER=1): {exc}")
-        pytest.skip(f"no Docker Engine: {exc}")
-
-
-def unpack(container, dest: str) -> None:
-    with tempfile.TemporaryFile() as tmp:
-        for chunk in container.export():
-            tmp.write(chunk)
-        tmp.seek(0)
-        with tarfile.open(fileobj=tmp) as tar:
-            keep = [m for m in tar.getmembers()
-                    if not m.isdev() and m.name.startswith(STORE_PATHS + ("etc/os-release",
-                                                                          "usr/lib/os-release"))]
-            tar.extractall(dest, members=keep)  # noqa: S202 - images we built
+KEEP = STORE_PATHS + ("etc/os-release", "usr/lib/os-release")
 
 
 def store_digest(root: str) -> dict[str, str]:
@@ -92,32 +67,18 @@ def content_key(data: bytes) -> str:
 
 
 @pytest.mark.parametrize("image", list(CASES.values()), ids=list(CASES))
-def test_hook_and_ats_install_agree(client, image, tmp_path):
+def test_hook_and_ats_install_agree(docker_client, image, tmp_path):
+    client = docker_client
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
         if REQUIRE:
             pytest.fail(f"{image} missing: run scripts/build-bases")
         pytest.skip(f"{image} missing: run scripts/build-bases")
-    by_ats, by_hook = tmp_path / "ats", tmp_path / "hook"
-    # 1. ats install --root on the base's own file system (tool run by chroot)
-    pristine = client.containers.create(image, entrypoint=["/bin/true"])
-    try:
-        unpack(pristine, str(by_ats))
-    finally:
-        pristine.remove(force=True)
-    # the tool needs the whole root to run in: unpack it all for the chroot
-    full = tmp_path / "full"
-    pristine = client.containers.create(image, entrypoint=["/bin/true"])
-    try:
-        with tempfile.TemporaryFile() as tmp:
-            for chunk in pristine.export():
-                tmp.write(chunk)
-            tmp.seek(0)
-            with tarfile.open(fileobj=tmp) as tar:
-                tar.extractall(full, members=[m for m in tar.getmembers() if not m.isdev()])  # noqa: S202
-    finally:
-        pristine.remove(force=True)
+    by_ats, by_hook, full = tmp_path / "ats", tmp_path / "hook", tmp_path / "full"
+    # 1. ats install --root on the base's whole file system (the tool runs by chroot)
+    dockerrun.export_rootfs(client, image, str(by_ats), only=KEEP)
+    dockerrun.export_rootfs(client, image, str(full))
     proc = subprocess.run([sys.executable, "-m", "ats_roots", "install", "--root", str(full)],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -128,7 +89,7 @@ def test_hook_and_ats_install_agree(client, image, tmp_path):
     try:
         hooked.start()
         assert hooked.wait(timeout=120)["StatusCode"] == 0, hooked.logs().decode()
-        unpack(hooked, str(by_hook))
+        dockerrun.export_container(hooked, str(by_hook), only=KEEP)
     finally:
         hooked.remove(force=True)
     before = store_digest(str(by_ats))
