@@ -154,8 +154,9 @@ class FileLock:
 
     def __enter__(self):
         parent = os.path.dirname(self.path)
-        if parent and not os.path.isdir(parent):
-            os.makedirs(parent, 0o755)
+        if parent:
+            # exist_ok: two installs starting at once both find it missing.
+            os.makedirs(parent, 0o755, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
