@@ -150,6 +150,20 @@ def _debian(suite: str, packages: tuple, has_python: str, title: str, name=None)
     )
 
 
+def _noamazon(name: str, parent: str, flavor: str, has_python: str, title: str) -> Base:
+    """parent with the five Amazon roots deselected the distro's own way: the
+    negative control of the matrix."""
+    return Base(
+        name=name,
+        flavor=flavor,
+        has_python=has_python,
+        kind="no-amazon",
+        parent=parent,
+        title=title,
+        params={"deselect": tuple(AMAZON_ROOTS)},
+    )
+
+
 BASES = (
     _debian(
         "bookworm",
@@ -170,23 +184,19 @@ BASES = (
         "Debian 12 minbase, python3-minimal and openssl, no CA package",
         name="debian-bare:bookworm",
     ),
-    Base(
-        name="debian-noamazon:bookworm",
-        flavor="debian",
-        has_python="yes",
-        kind="no-amazon",
-        parent="debian:bookworm",
-        title="Debian 12 with the Amazon roots deselected (negative control)",
-        params={"deselect": tuple(AMAZON_ROOTS)},
+    _noamazon(
+        "debian-noamazon:bookworm",
+        "debian:bookworm",
+        "debian",
+        "yes",
+        "Debian 12 with the Amazon roots deselected (negative control)",
     ),
-    Base(
-        name="debian-noamazon:trixie",
-        flavor="debian",
-        has_python="yes",
-        kind="no-amazon",
-        parent="debian:trixie",
-        title="Debian 13 with the Amazon roots deselected (negative control)",
-        params={"deselect": tuple(AMAZON_ROOTS)},
+    _noamazon(
+        "debian-noamazon:trixie",
+        "debian:trixie",
+        "debian",
+        "yes",
+        "Debian 13 with the Amazon roots deselected (negative control)",
     ),
     Base(
         name="alpine:3.23",
@@ -220,23 +230,19 @@ BASES = (
         },
         env=("LANG=C.UTF-8",),  # as the official python images set it
     ),
-    Base(
-        name="alpine-noamazon:3.23",
-        flavor="alpine",
-        has_python="no",
-        kind="no-amazon",
-        parent="alpine:3.23",
-        title="Alpine 3.23 with the Amazon roots deselected (negative control)",
-        params={"deselect": tuple(AMAZON_ROOTS)},
+    _noamazon(
+        "alpine-noamazon:3.23",
+        "alpine:3.23",
+        "alpine",
+        "no",
+        "Alpine 3.23 with the Amazon roots deselected (negative control)",
     ),
-    Base(
-        name="alpine-python-noamazon:3.23",
-        flavor="alpine",
-        has_python="yes",
-        kind="no-amazon",
-        parent="alpine-python:3.23",
-        title="Alpine 3.23 with Python, the Amazon roots deselected (negative control)",
-        params={"deselect": tuple(AMAZON_ROOTS)},
+    _noamazon(
+        "alpine-python-noamazon:3.23",
+        "alpine-python:3.23",
+        "alpine",
+        "yes",
+        "Alpine 3.23 with Python, the Amazon roots deselected (negative control)",
     ),
     # The SES client test image's base (images/ses-clients): the mail clients
     # from Debian's own packages - Postfix as an SES relay (libsasl2-modules
