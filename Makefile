@@ -43,7 +43,7 @@ demo: test-matrix
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts hooks
 	$(VENV)/bin/hadolint images/*/Dockerfile
-	$(VENV)/bin/vermin --no-tips --violations -t=3.6- hooks/ats-hook
+	$(VENV)/bin/vermin --no-tips --violations -t=3.6- src/ats_roots/hook/ats-hook
 	$(PY) scripts/gen-hook --check
 
 unit: setup

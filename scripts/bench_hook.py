@@ -32,7 +32,7 @@ from pathlib import Path
 import docker
 
 REPO = Path(__file__).resolve().parent.parent
-HOOK = REPO / "hooks" / "ats-hook"
+HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
 FAST_IMAGE = "ats-local/debian:bookworm"
 SLOW_IMAGE = "ats-local/debian-noamazon:bookworm"
 TARGETS = {"fast": 1.15, "slow_first": 2.0}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import trustme
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, pkcs12
 
-from ats_roots.certs import ats_certs
+from ats_roots.trust.certs import ats_certs
 
 JDK17_CACERTS = "/usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts"
 DEBIAN_JAVA = "/etc/ssl/certs/java/cacerts"  # JDK 17's cacerts links here, as on Debian

@@ -22,7 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ats-public"
-DATA = REPO / "src" / "ats_roots" / "data"
+DATA = REPO / "src" / "ats_roots" / "trust" / "data"
 ROOT_FILES = (
     "AmazonRootCA1.pem",
     "AmazonRootCA2.pem",

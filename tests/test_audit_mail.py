@@ -20,7 +20,7 @@ from ats_roots.audit import audit_root, table, to_json
 from ats_roots.audit.model import MISSING, OK, PINNED, UNREADABLE, UNVERIFIED
 from ats_roots.audit.scan import audit_target
 from ats_roots.audit.sparse import materialize
-from ats_roots.stores import Target
+from ats_roots.system.target import Target
 
 MAIN_CF = "/etc/postfix/main.cf"
 LACKING = "/etc/postfix/ca-lacking-ats.pem"

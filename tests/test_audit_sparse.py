@@ -14,7 +14,7 @@ import pytest
 from ats_roots.audit import audit_root
 from ats_roots.audit.scan import audit_target
 from ats_roots.audit.sparse import materialize
-from ats_roots.stores import Target
+from ats_roots.system.target import Target
 
 
 def export_of(root: str, extra=()) -> bytes:

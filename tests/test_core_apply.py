@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from helpers import synthetic_root
 
-from ats_roots.stores._base import Link, Plan, Target, Write, apply
+from ats_roots.system.plan import Link, Plan, Write, apply
+from ats_roots.system.target import Target
 
 
 def test_absolute_symlinks_in_an_image_never_lead_outside_it(tmp_path):

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from helpers import pem_shas, pinned_shas, require, require_root, synthetic_root
 
-from ats_roots import stores
-from ats_roots.certs import ats_certs
-from ats_roots.stores._base import Target
+from ats_roots.system import families as stores
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import ats_certs
 
 pytestmark = pytest.mark.rootfs
 

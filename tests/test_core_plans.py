@@ -11,10 +11,10 @@ import os
 import pytest
 from helpers import ats, one_error_line, pinned_shas, synthetic_root, tree_digest
 
-from ats_roots import stores
-from ats_roots.certs import ats_certs
-from ats_roots.stores import macos, windows
-from ats_roots.stores._base import Target
+from ats_roots.system import families as stores
+from ats_roots.system.families import macos, windows
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import ats_certs
 
 SLUGS = ["AmazonRootCA1", "AmazonRootCA2", "AmazonRootCA3", "AmazonRootCA4", "SFSRootCAG2"]
 DEB_TOOL = "/usr/sbin/update-ca-certificates"

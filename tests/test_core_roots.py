@@ -13,7 +13,7 @@ import sys
 import pytest
 from helpers import DATA, FIXTURES, REPO, ROOT_FILES, ats
 
-from ats_roots.roots import PINS, PinMismatch, check_pin, load_roots
+from ats_roots.trust.roots import PINS, PinMismatch, check_pin, load_roots
 
 
 def sources_md_pins() -> dict[str, str]:
@@ -106,7 +106,7 @@ def test_a_tampered_package_refuses_to_run(tmp_path):
     """A copy of the package whose data file was swapped: every command that
     needs the roots stops, naming the file, and never uses it."""
     shutil.copytree(REPO / "src" / "ats_roots", tmp_path / "ats_roots")
-    swapped = tmp_path / "ats_roots" / "data" / "AmazonRootCA3.pem"
+    swapped = tmp_path / "ats_roots" / "trust" / "data" / "AmazonRootCA3.pem"
     swapped.unlink()  # the copy may be read-only
     shutil.copy(DATA / "AmazonRootCA4.pem", swapped)
     env = dict(os.environ, PYTHONPATH=str(tmp_path))

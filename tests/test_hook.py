@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 REPO = Path(__file__).resolve().parent.parent
-HOOK = REPO / "hooks" / "ats-hook"
+HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
 GEN = REPO / "scripts" / "gen-hook"
 FIXTURES = REPO / "tests" / "fixtures" / "ats-public"
-ROOT_FILES = sorted((REPO / "src" / "ats_roots" / "data").glob("*.pem"))
+ROOT_FILES = sorted((REPO / "src" / "ats_roots" / "trust" / "data").glob("*.pem"))
 OLD_PYTHONS = {
     "3.6": "/root/.pyenv/versions/3.6.15/bin/python3",
     "3.7": "/root/.pyenv/versions/3.7.16/bin/python3",
@@ -191,7 +191,7 @@ def test_flat_source_passes_ruff():
         pytest.skip("ruff not installed")
     flat = subprocess.run([sys.executable, str(GEN), "--flat"], capture_output=True, text=True)
     proc = subprocess.run(
-        [str(ruff), "check", "--no-cache", "--stdin-filename", "hooks/ats-hook-flat.py", "-"],
+        [str(ruff), "check", "--no-cache", "--stdin-filename", "src/ats_roots/hook/ats-hook-flat.py", "-"],
         input=flat.stdout,
         capture_output=True,
         text=True,

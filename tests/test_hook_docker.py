@@ -24,7 +24,7 @@ import pytest
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parent.parent
-HOOK = REPO / "hooks" / "ats-hook"
+HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
 FIXTURES = REPO / "tests" / "fixtures" / "ats-public"
 
 DEBIAN = "ats-local/debian:bookworm"

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from ats_roots import keystore
-from ats_roots.certs import ats_certs
+from ats_roots.formats import keystore
+from ats_roots.trust.certs import ats_certs
 
 pytestmark = pytest.mark.filterwarnings(  # SFS Root G2's serial number is 0
     "ignore::cryptography.utils.CryptographyDeprecationWarning"

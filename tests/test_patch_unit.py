@@ -13,15 +13,16 @@ import jks
 import pytest
 from helpers import ats, one_error_line
 
-from ats_roots import patch_image, patch_system
 from ats_roots.audit import audit_root
 from ats_roots.audit.model import MISSING, OK, PINNED, Store
-from ats_roots.certs import certs_to_install
 from ats_roots.errors import BadInput
-from ats_roots.patch import _split_tag
-from ats_roots.patch_layer import Layer
-from ats_roots.patch_stores import patch_stores
-from ats_roots.stores import Target
+from ats_roots.patch import image as patch_image
+from ats_roots.patch import system as patch_system
+from ats_roots.patch.build import _split_tag
+from ats_roots.patch.layer import Layer
+from ats_roots.patch.stores import patch_stores
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import certs_to_install
 
 CERTS = certs_to_install([])
 

@@ -14,8 +14,8 @@ import sys
 import pytest
 from pki import SES_PORTS, make_ses_pki, port_spec, resolve_args, run_standin
 
-from ats_roots import probe
 from ats_roots.cli import main
+from ats_roots.tls import probe
 
 LEAF = "email-smtp.us-east-1.amazonaws.com"
 CHAIN = [LEAF, "ATS Test RSA 2048 M01", "ATS Test Root CA"]

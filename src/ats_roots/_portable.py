@@ -2,7 +2,7 @@
 
 Everything here must run on any python3 from 3.6 on, with nothing installed
 and even on Debian's python3-minimal (no shutil, no json): scripts/gen-hook
-inlines this file into hooks/ats-hook, so the hook and `ats` share one copy.
+inlines this file into the hook (src/ats_roots/hook/ats-hook), so the hook and `ats` share one copy.
 Keep it to os, re, base64, hashlib, tempfile, fcntl, errno.
 """
 

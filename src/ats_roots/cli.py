@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 
-from . import __version__, chain, errors, inspect_store
-from .errors import AtsError
+from ats_roots import __version__, errors
+from ats_roots.errors import AtsError
+from ats_roots.system import view as store_view
+from ats_roots.trust import chain
 
 
 def _root_arg(p: argparse.ArgumentParser) -> None:
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_roots(args) -> int:
-    from .roots import load_roots
+    from ats_roots.trust.roots import load_roots
 
     rows = [r.summary() for r in load_roots()]
     if args.json:
@@ -111,7 +113,7 @@ def cmd_roots(args) -> int:
 
 
 def cmd_fetch_roots(args) -> int:
-    from .fetch import REPOSITORY, fetch_roots
+    from ats_roots.trust.fetch import REPOSITORY, fetch_roots
 
     got = fetch_roots(args.dest, args.base_url or REPOSITORY, args.ca_bundle)
     for root in got:
@@ -120,13 +122,13 @@ def cmd_fetch_roots(args) -> int:
 
 
 def _target(args):
-    from .stores import Target
+    from ats_roots.system.target import Target
 
     return Target(args.root)
 
 
 def cmd_install(args) -> int:
-    from .install import install
+    from ats_roots.system.install import install
 
     result = install(_target(args), args.family, args.extra_ca, args.dry_run)
     plan = result["plan"]
@@ -148,7 +150,7 @@ def cmd_install(args) -> int:
 
 
 def cmd_uninstall(args) -> int:
-    from .install import uninstall
+    from ats_roots.system.install import uninstall
 
     plan = uninstall(_target(args), args.family)["plan"]
     print(json.dumps(plan.to_json(), indent=2) if args.json else "\n".join(plan.lines()))
@@ -156,18 +158,18 @@ def cmd_uninstall(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .install import view
+    from ats_roots.system.install import view
 
     store = (
-        inspect_store.view_bundle(args.bundle) if args.bundle else view(_target(args), args.family)
+        store_view.view_bundle(args.bundle) if args.bundle else view(_target(args), args.family)
     )
     if args.bundle and not store.locations:
         raise errors.BadInput(f"{args.bundle}: cannot read")
-    report = {"roots": inspect_store.root_report(store)}
+    report = {"roots": store_view.root_report(store)}
     ok = all(r["trusted"] for r in report["roots"])
     if args.chain:
         when = chain.parse_time(args.at) if args.at else None
-        from .roots import now
+        from ats_roots.trust.roots import now
 
         certs = chain.load_chain(args.chain)
         trusted = [store.der_by_sha[s] for s in store.trusted() if s in store.der_by_sha]
@@ -199,13 +201,13 @@ def _print_verify(report: dict) -> None:
 
 
 def cmd_probe(args) -> int:
-    from . import probe
+    from ats_roots.tls import probe
 
     return probe.run_cli(args)
 
 
 def cmd_audit(args) -> int:
-    from . import audit
+    from ats_roots import audit
 
     fail_on = _fail_on(args.fail_on, audit.FAIL_ON)
     if bool(args.image) == bool(args.root):
@@ -236,7 +238,7 @@ def _fail_on(values: list[str], known: tuple[str, ...]) -> list[str]:
 
 
 def cmd_patch(args) -> int:
-    from . import patch
+    from ats_roots.patch import build as patch
 
     result = patch.patch(args.image, args.tag, args.extra_ca, args.storepass, args.no_tool)
     print(json.dumps(result.to_json(), indent=2) if args.json else "\n".join(result.lines()))

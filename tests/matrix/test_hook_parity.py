@@ -22,7 +22,7 @@ import pytest
 from ats_roots import _portable
 
 docker = pytest.importorskip("docker")
-HOOK = os.path.join(matrixlib.REPO, "hooks", "ats-hook")
+HOOK = os.path.join(matrixlib.REPO, "src", "ats_roots", "hook", "ats-hook")
 REQUIRE = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
 # Everything a trust-store install may touch, on any family.
 STORE_PATHS = ("etc/ssl", "usr/lib/ssl", "usr/local/share/ca-certificates", "etc/pki",

@@ -169,7 +169,7 @@ def test_live(cell, record_property):
     record_property("detail", "real SES and demo hosts behave")
 
 
-HOOK = os.path.join(matrixlib.REPO, "hooks", "ats-hook")
+HOOK = os.path.join(matrixlib.REPO, "src", "ats_roots", "hook", "ats-hook")
 AS_USER_READ_ONLY = {"user": "1000", "read_only": True, "tmpfs": {"/tmp": ""}}
 
 

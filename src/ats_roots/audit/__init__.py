@@ -8,11 +8,11 @@ orchestrator (scan) and the output (report).
 
 from __future__ import annotations
 
-from ..stores import Target
-from .image import audit_image, docker_client
-from .model import Report
-from .report import table, to_json
-from .scan import audit_target
+from ats_roots.audit.image import audit_image, docker_client
+from ats_roots.audit.model import Report
+from ats_roots.audit.report import table, to_json
+from ats_roots.audit.scan import audit_target
+from ats_roots.system.target import Target
 
 FAIL_ON = ("missing", "pinned", "old-sdk")
 

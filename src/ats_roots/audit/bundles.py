@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 
-from .._portable import sha256_hex
-from ..roots import pinned_fingerprints
-from .names import HASH_NAME
-from .read import is_ca
+from ats_roots._portable import sha256_hex
+from ats_roots.audit.names import HASH_NAME
+from ats_roots.audit.read import is_ca
+from ats_roots.trust.roots import pinned_fingerprints
 
 # Inputs of the distro tools, one CA per file: the compiled stores count them.
 ANCHOR_DIRS = (

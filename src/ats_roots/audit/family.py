@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._portable import os_ids
-from ..errors import BadInput
-from ..stores import Target, detect
-from ..stores.notool import DEFAULT_OPENSSL_DIR, DIRECT_BUNDLE, NoTool
+from ats_roots._portable import os_ids
+from ats_roots.errors import BadInput
+from ats_roots.system.families import detect
+from ats_roots.system.families.notool import DEFAULT_OPENSSL_DIR, DIRECT_BUNDLE, NoTool
+from ats_roots.system.target import Target
 
 
 @dataclass

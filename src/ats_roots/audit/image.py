@@ -7,11 +7,11 @@ import contextlib
 import os
 import tempfile
 
-from ..errors import BadInput, EnvRefuses
-from ..stores import Target
-from .model import Report
-from .scan import audit_target
-from .sparse import Sparse, materialize
+from ats_roots.audit.model import Report
+from ats_roots.audit.scan import audit_target
+from ats_roots.audit.sparse import Sparse, materialize
+from ats_roots.errors import BadInput, EnvRefuses
+from ats_roots.system.target import Target
 
 EXPORT_CHUNK = 8 << 20  # measured: 2 MiB chunks make docker's export ~40% slower
 

@@ -4,10 +4,10 @@ JKS, JCEKS or PKCS#12 trust store, read without Java (see keystore.py)."""
 
 from __future__ import annotations
 
-from .. import keystore
-from ..stores import Target
-from .model import Store
-from .read import read_inner
+from ats_roots.audit.model import Store
+from ats_roots.audit.read import read_inner
+from ats_roots.formats import keystore
+from ats_roots.system.target import Target
 
 KNOWN = (
     "/etc/ssl/certs/java/cacerts",  # Debian's ca-certificates-java

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..roots import PINS
+from ats_roots.trust.roots import PINS
 
 # "A handful of roots": a store this small that has none of the ATS roots was
 # cut down on purpose (pinning). It is named, never patched.

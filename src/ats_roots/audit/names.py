@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .. import keystore
+from ats_roots.formats import keystore
 
 HEAD = 4096  # bytes sniffed per candidate
 MAX_STORE = 16 << 20  # bigger files are not trust stores; never read them

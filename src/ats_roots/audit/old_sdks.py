@@ -18,10 +18,10 @@ import json
 import os
 import re
 
-from ..stores import Target
-from . import names
-from .model import OldSdk
-from .read import read_inner
+from ats_roots.audit import names
+from ats_roots.audit.model import OldSdk
+from ats_roots.audit.read import read_inner
+from ats_roots.system.target import Target
 
 _BOTO_WHY = (
     "verifies TLS against its own bundled CA file (boto/cacerts/cacerts.txt), "

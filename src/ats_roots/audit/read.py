@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import re
 
-from .. import _portable
-from ..roots import load_der_quietly
-from ..stores import Target
-from . import names
+from ats_roots import _portable
+from ats_roots.audit import names
+from ats_roots.system.target import Target
+from ats_roots.trust.roots import load_der_quietly
 
 _PLAIN = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n(.*?)-----END CERTIFICATE-----", re.S)
 # OpenSSL's "trusted certificate" form (RHEL's ca-bundle.trust.crt): the

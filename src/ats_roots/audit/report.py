@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import ATS, CUTOFF, OK, SHORT, MailSetting, Report, Store
+from ats_roots.audit.model import ATS, CUTOFF, OK, SHORT, MailSetting, Report, Store
 
 
 def to_json(report: Report, fail_on: list[str] | None = None) -> dict:

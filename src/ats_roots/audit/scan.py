@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
-from ..stores import Target
-from . import bundles, java, mail, old_sdks, python, system, walk
-from .family import family_of
-from .model import Report, Store
-from .read import certificates, fingerprints, read_inner
+from ats_roots.audit import bundles, java, mail, old_sdks, python, system, walk
+from ats_roots.audit.family import family_of
+from ats_roots.audit.model import Report, Store
+from ats_roots.audit.read import certificates, fingerprints, read_inner
+from ats_roots.system.target import Target
 
 
 def audit_target(

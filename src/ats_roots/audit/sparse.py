@@ -19,9 +19,9 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
-from ..stores import TOOL_FAMILIES
-from ..stores._base import MANIFEST
-from . import mail, names
+from ats_roots.audit import mail, names
+from ats_roots.system.families import TOOL_FAMILIES
+from ats_roots.system.plan import MANIFEST
 
 BIN_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/usr/local/sbin/")
 CONTENT = {"/etc/os-release", "/usr/lib/os-release", MANIFEST}

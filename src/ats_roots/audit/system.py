@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 
-from .. import inspect_store
-from ..stores import Target
-from .family import Family
-from .model import Store
-from .read import certificates, fingerprints, read_inner
+from ats_roots.audit.family import Family
+from ats_roots.audit.model import Store
+from ats_roots.audit.read import certificates, fingerprints, read_inner
+from ats_roots.system import view as store_view
+from ats_roots.system.target import Target
 
 BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine; Arch links it
@@ -56,8 +56,8 @@ def stores(target: Target, pem: list[str], hash_dirs: list[str], family: Family)
             _add(out, inner, inner, "system bundle", fingerprints(certificates(data)))
     system_dirs = {target.resolve(d) for d in (*HASH_DIRS, family.openssl_dir + "/certs")}
     for inner in hash_dirs:
-        view = inspect_store.StoreView()
-        inspect_store.read_hash_dir(view, target, inner)
+        view = store_view.StoreView()
+        store_view.read_hash_dir(view, target, inner)
         kind = "system hashed dir" if inner in system_dirs else "hashed dir"
         _add(out, inner, inner, kind, view.locations.get(inner, set()))
         out[inner].group = "system" if inner in system_dirs else "bundle"

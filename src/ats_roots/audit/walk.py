@@ -12,7 +12,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from . import names
+from ats_roots.audit import names
 
 SKIP_TOP = ("proc", "sys", "dev")
 

@@ -5,10 +5,10 @@ One module per program; check.py is what they share."""
 
 from __future__ import annotations
 
-from ...stores import Target
-from ..model import MailSetting
-from . import exim, msmtp, postfix, sendmail, ssmtp
-from .check import Ctx
+from ats_roots.audit.mail import exim, msmtp, postfix, sendmail, ssmtp
+from ats_roots.audit.mail.check import Ctx
+from ats_roots.audit.model import MailSetting
+from ats_roots.system.target import Target
 
 PROGRAMS = (postfix, exim, sendmail, msmtp, ssmtp)
 # Where configs can be, for the export's quick test before the programs' own.

@@ -8,10 +8,10 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ... import inspect_store
-from ...stores import Target
-from ..model import PINNED_MAX, UNVERIFIED, MailSetting
-from ..read import certificates, fingerprints, read_inner
+from ats_roots.audit.model import PINNED_MAX, UNVERIFIED, MailSetting
+from ats_roots.audit.read import certificates, fingerprints, read_inner
+from ats_roots.system import view as store_view
+from ats_roots.system.target import Target
 
 # SES's SMTP endpoints: email-smtp.REGION.amazonaws.com, its FIPS variant and
 # VPC endpoint names (vpce-....email-smtp.REGION.vpce.amazonaws.com).
@@ -96,8 +96,8 @@ def _follow(ctx: Ctx, found: MailSetting, path: str, want: str) -> str:
         if want == "file":
             found.absent = True
             return _join(via, "a directory, where a file is expected")
-        view = inspect_store.StoreView()
-        inspect_store.read_hash_dir(view, target, real)
+        view = store_view.StoreView()
+        store_view.read_hash_dir(view, target, real)
         found.shas = view.locations.get(real, set())
         if not found.shas:
             return _join(via, "no certificate behind OpenSSL hash links (c_rehash) here")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 
-from ..model import MailSetting
-from .check import Ctx, is_ses, named, unresolved, unverified
-from .exim_conf import Line, evaluate, logical_lines
+from ats_roots.audit.mail.check import Ctx, is_ses, named, unresolved, unverified
+from ats_roots.audit.mail.exim_conf import Line, evaluate, logical_lines
+from ats_roots.audit.model import MailSetting
 
 DEBIAN = "/etc/exim4"
 UE4CC = DEBIAN + "/update-exim4.conf.conf"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shlex
 
-from ..model import PINNED, MailSetting
-from .check import Ctx, is_ses, named, trusts_nothing, unverified
+from ats_roots.audit.mail.check import Ctx, is_ses, named, trusts_nothing, unverified
+from ats_roots.audit.model import PINNED, MailSetting
 
 SYSTEM = ("/etc/msmtprc", "/usr/local/etc/msmtprc")
 USER_FILES = (".msmtprc", ".config/msmtp/config")

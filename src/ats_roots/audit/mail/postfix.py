@@ -9,9 +9,24 @@ relayhost at SES below level verify any certificate is accepted."""
 
 from __future__ import annotations
 
-from ..model import PINNED, MailSetting
-from .check import Ctx, host_of, is_ses, named, split_list, trusts_nothing, unverified
-from .postfix_conf import Service, expand, parse_main, parse_master, policy_lookup, yes
+from ats_roots.audit.mail.check import (
+    Ctx,
+    host_of,
+    is_ses,
+    named,
+    split_list,
+    trusts_nothing,
+    unverified,
+)
+from ats_roots.audit.mail.postfix_conf import (
+    Service,
+    expand,
+    parse_main,
+    parse_master,
+    policy_lookup,
+    yes,
+)
+from ats_roots.audit.model import PINNED, MailSetting
 
 CA_KEYS = ("smtp_tls_CAfile", "smtp_tls_CApath", "smtp_tls_trust_anchor_file")
 LEVEL_KEYS = ("smtp_tls_security_level", "smtp_tls_policy_maps", "smtp_use_tls")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .check import Ctx
+from ats_roots.audit.mail.check import Ctx
 
 # Postfix's defaults for what trust settings refer to; config_directory is per instance.
 DEFAULTS = {

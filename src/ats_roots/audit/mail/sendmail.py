@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from ..model import MailSetting
-from .check import Ctx, is_ses, named, unresolved, unverified
+from ats_roots.audit.mail.check import Ctx, is_ses, named, unresolved, unverified
+from ats_roots.audit.model import MailSetting
 
 MAIL = "/etc/mail"
 SOURCES = (f"{MAIL}/sendmail.mc", f"{MAIL}/submit.mc")

@@ -5,8 +5,8 @@ without them, or without UseTLS/UseSTARTTLS, is reported as unverified."""
 
 from __future__ import annotations
 
-from ..model import MailSetting
-from .check import Ctx, is_ses, named, unverified
+from ats_roots.audit.mail.check import Ctx, is_ses, named, unverified
+from ats_roots.audit.model import MailSetting
 
 CONFIG = "/etc/ssmtp/ssmtp.conf"
 FILES = {"tls_ca_file": ("TLS_CA_File", "file"), "tls_ca_dir": ("TLS_CA_Dir", "dir")}

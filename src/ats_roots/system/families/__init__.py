@@ -3,22 +3,23 @@
 
 from __future__ import annotations
 
-from .. import _portable
-from ..errors import BadInput
-from ._base import Cert, Plan, Target, apply
-from .alpine import Alpine
-from .arch import Arch
-from .debian import Debian
-from .macos import MacOS
-from .notool import NoTool
-from .rhel import Rhel
-from .suse import Suse
-from .windows import Windows
+from ats_roots import _portable
+from ats_roots.errors import BadInput
+from ats_roots.system.families.alpine import Alpine
+from ats_roots.system.families.arch import Arch
+from ats_roots.system.families.debian import Debian
+from ats_roots.system.families.macos import MacOS
+from ats_roots.system.families.notool import NoTool
+from ats_roots.system.families.rhel import Rhel
+from ats_roots.system.families.suse import Suse
+from ats_roots.system.families.windows import Windows
+from ats_roots.system.plan import Plan, apply
+from ats_roots.system.target import Target
 
 TOOL_FAMILIES = (Debian(), Rhel(), Alpine(), Suse(), Arch())
 NAMES = ("debian", "rhel", "alpine", "suse", "arch", "notool", "macos", "windows")
 
-__all__ = ["Cert", "Plan", "Target", "apply", "detect", "NAMES"]
+__all__ = ["Plan", "apply", "detect", "NAMES"]
 
 
 def detect(target: Target, family: str | None = None):

@@ -4,7 +4,7 @@ Only the full ca-certificates package has the tool; ca-certificates-bundle
 alone (the default in alpine images) falls through to the no-tool family.
 """
 
-from ._anchors import AnchorFamily
+from ats_roots.system.families._anchors import AnchorFamily
 
 
 class Alpine(AnchorFamily):

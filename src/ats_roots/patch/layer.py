@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import tarfile
 
-from . import _portable
+from ats_roots import _portable
 
 
 class Layer:

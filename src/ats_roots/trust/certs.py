@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cryptography import x509
 
-from . import _portable
-from .errors import BadInput
-from .roots import load_der_quietly, load_roots, now
-from .stores import Cert
+from ats_roots import _portable
+from ats_roots.errors import BadInput
+from ats_roots.trust.roots import load_der_quietly, load_roots, now
+
+
+@dataclass(frozen=True)
+class Cert:
+    """A certificate to install: a pinned root or a checked extra CA."""
+
+    slug: str  # file-name stem, e.g. ats-AmazonRootCA1
+    name: str
+    sha256: str
+    pem: bytes
+    der: bytes
 
 
 def ats_certs() -> list[Cert]:

@@ -17,11 +17,11 @@ import io
 import re
 import tarfile
 
-from . import __version__
-from .errors import BadInput
-from .patch_layer import Layer
-from .roots import PINS
-from .stores import Cert
+from ats_roots import __version__
+from ats_roots.errors import BadInput
+from ats_roots.patch.layer import Layer
+from ats_roots.trust.certs import Cert
+from ats_roots.trust.roots import PINS
 
 # Config fields that must come through unchanged.
 KEPT = (

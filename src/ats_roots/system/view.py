@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from . import _portable
-from .roots import PINS
-from .stores import Target
-from .stores.notool import DEFAULT_OPENSSL_DIR, ask_openssl_dir
+from ats_roots import _portable
+from ats_roots.system.families.notool import DEFAULT_OPENSSL_DIR, ask_openssl_dir
+from ats_roots.system.target import Target
+from ats_roots.trust.roots import PINS
 
 
 @dataclass

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import platform
 
-from ._base import Cert, Plan, Target, Write
+from ats_roots.system.plan import Plan, Write
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import Cert
 
 STAGING = os.path.join(os.environ.get("LOCALAPPDATA", os.path.expanduser("~")), "ats-roots")
 

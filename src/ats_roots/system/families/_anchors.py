@@ -7,7 +7,9 @@ the roots. Each family module is this class with its constants filled in.
 
 from __future__ import annotations
 
-from ._base import Cert, Plan, Target, Write, read_manifest
+from ats_roots.system.plan import Plan, Write, read_manifest
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import Cert
 
 
 class AnchorFamily:

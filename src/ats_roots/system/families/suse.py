@@ -1,6 +1,6 @@
 """SUSE: /etc/pki/trust/anchors + update-ca-certificates (p11-kit based)."""
 
-from ._anchors import AnchorFamily
+from ats_roots.system.families._anchors import AnchorFamily
 
 
 class Suse(AnchorFamily):

@@ -19,15 +19,15 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from . import patch_image
-from .audit.image import audit_image, docker_client, export_sparse, get_image, scratch
-from .audit.model import MISSING, PINNED, Report
-from .audit.scan import audit_target
-from .certs import certs_to_install
-from .patch_layer import Layer
-from .patch_stores import patch_stores
-from .patch_system import patch_system
-from .stores import Target
+from ats_roots.audit.image import audit_image, docker_client, export_sparse, get_image, scratch
+from ats_roots.audit.model import MISSING, PINNED, Report
+from ats_roots.audit.scan import audit_target
+from ats_roots.patch import image as patch_image
+from ats_roots.patch.layer import Layer
+from ats_roots.patch.stores import patch_stores
+from ats_roots.patch.system import patch_system
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import certs_to_install
 
 
 @dataclass
@@ -87,7 +87,7 @@ class PatchResult:
         return out
 
     def to_json(self) -> dict:
-        from .audit.report import to_json
+        from ats_roots.audit.report import to_json
 
         return {
             "image": self.image,

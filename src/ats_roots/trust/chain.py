@@ -9,9 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 
-from . import _portable
-from .errors import BadInput
-from .roots import load_der_quietly
+from ats_roots import _portable
+from ats_roots.errors import BadInput
+from ats_roots.trust.roots import load_der_quietly
 
 
 def parse_time(text: str) -> datetime.datetime:

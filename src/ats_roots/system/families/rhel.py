@@ -1,6 +1,6 @@
 """RHEL and its kin: /etc/pki/ca-trust/source/anchors + update-ca-trust extract."""
 
-from ._anchors import AnchorFamily
+from ats_roots.system.families._anchors import AnchorFamily
 
 
 class Rhel(AnchorFamily):

@@ -29,9 +29,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from . import _portable, errors
-from .errors import BadInput
-from .roots import load_der_quietly, pinned_fingerprints
+from ats_roots import _portable, errors
+from ats_roots.errors import BadInput
+from ats_roots.trust.roots import load_der_quietly, pinned_fingerprints
 
 # SES port -> how TLS starts there.
 SES_PORTS = {

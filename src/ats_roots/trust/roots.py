@@ -10,8 +10,8 @@ from importlib import resources
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
-from . import _portable
-from .errors import BadInput
+from ats_roots import _portable
+from ats_roots.errors import BadInput
 
 # SHA-256 of each root's DER, from Mozilla's list (as carried by certifi).
 # A data file that does not match its pin is never used.

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 
-from .. import _portable
-from ._base import Cert, Link, Plan, Target, Write, read_manifest
+from ats_roots import _portable
+from ats_roots.system.plan import Link, Plan, Write, read_manifest
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import Cert
 
 DIRECT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 DEFAULT_OPENSSL_DIR = "/etc/ssl"

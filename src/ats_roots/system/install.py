@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 
-from . import inspect_store, stores
-from ._portable import FileLock
-from .certs import certs_to_install
-from .errors import EnvRefuses
-from .stores import Target
-from .stores._base import LOCK
+from ats_roots._portable import FileLock
+from ats_roots.errors import EnvRefuses
+from ats_roots.system import families as stores
+from ats_roots.system import view as store_view
+from ats_roots.system.plan import LOCK
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import certs_to_install
 
 
 @contextlib.contextmanager
@@ -39,13 +40,13 @@ def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
             "install the distro's CA package there, or use --family notool"
         )
     with contextlib.nullcontext() if dry_run else _lock(target):
-        before = inspect_store.view_target(target, fam).trusted()
+        before = store_view.view_target(target, fam).trusted()
         plan = fam.plan(target, certs, before)
         result = {"plan": plan, "family": fam.name, "outputs": [], "missing": []}
         if dry_run or plan.empty:
             return result
         result["outputs"] = stores.apply(plan)
-        after = inspect_store.view_target(target, fam).trusted()
+        after = store_view.view_target(target, fam).trusted()
         result["missing"] = [c.name for c in certs if c.sha256 not in after]
         return result
 
@@ -58,5 +59,5 @@ def uninstall(target: Target, family=None) -> dict:
         return {"plan": plan, "family": fam.name, "outputs": outputs}
 
 
-def view(target: Target, family=None) -> inspect_store.StoreView:
-    return inspect_store.view_target(target, stores.detect(target, family))
+def view(target: Target, family=None) -> store_view.StoreView:
+    return store_view.view_target(target, stores.detect(target, family))

@@ -1,6 +1,6 @@
 """Debian and Ubuntu: /usr/local/share/ca-certificates + update-ca-certificates."""
 
-from ._anchors import AnchorFamily
+from ats_roots.system.families._anchors import AnchorFamily
 
 
 class Debian(AnchorFamily):

@@ -15,15 +15,16 @@ import io
 import os
 import tarfile
 
-from . import stores
-from .audit.family import Family, family_of
-from .audit.image import created
-from .audit.model import Report
-from .errors import EnvRefuses
-from .patch_layer import Layer
-from .stores import Cert, Target
-from .stores._base import MANIFEST
-from .stores.notool import NoTool
+from ats_roots.audit.family import Family, family_of
+from ats_roots.audit.image import created
+from ats_roots.audit.model import Report
+from ats_roots.errors import EnvRefuses
+from ats_roots.patch.layer import Layer
+from ats_roots.system import families as stores
+from ats_roots.system.families.notool import NoTool
+from ats_roots.system.plan import MANIFEST
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import Cert
 
 # Paths a container run touches that are not the tool's work.
 NOT_THE_TOOL = ("/tmp/", "/var/tmp/", "/run/", "/dev/", "/proc/", "/sys/")

@@ -1,6 +1,6 @@
 """Arch and other p11-kit systems: trust-source/anchors + trust extract-compat."""
 
-from ._anchors import AnchorFamily
+from ats_roots.system.families._anchors import AnchorFamily
 
 
 class Arch(AnchorFamily):

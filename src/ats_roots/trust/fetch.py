@@ -6,9 +6,9 @@ import os
 
 import requests
 
-from . import _portable
-from .errors import BadInput, EnvRefuses
-from .roots import PINS, PinMismatch, check_pin
+from ats_roots import _portable
+from ats_roots.errors import BadInput, EnvRefuses
+from ats_roots.trust.roots import PINS, PinMismatch, check_pin
 
 REPOSITORY = "https://www.amazontrust.com/repository/"
 

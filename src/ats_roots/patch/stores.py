@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 
-from . import keystore
-from .audit.model import MISSING, Report, Store
-from .audit.read import certificates, fingerprints, read_inner
-from .patch_layer import Layer
-from .stores import Cert, Target
+from ats_roots.audit.model import MISSING, Report, Store
+from ats_roots.audit.read import certificates, fingerprints, read_inner
+from ats_roots.formats import keystore
+from ats_roots.patch.layer import Layer
+from ats_roots.system.target import Target
+from ats_roots.trust.certs import Cert
 
 
 def patch_stores(
