@@ -8,16 +8,46 @@ orchestrator (scan) and the output (report).
 
 from __future__ import annotations
 
+from ats_roots import errors
 from ats_roots.audit.image import audit_image, docker_client
 from ats_roots.audit.model import Report
 from ats_roots.audit.report import table, to_json
 from ats_roots.audit.scan import audit_target
+from ats_roots.outcome import Outcome
 from ats_roots.system.target import Target
 
 FAIL_ON = ("missing", "pinned", "old-sdk")
 
-__all__ = ["FAIL_ON", "Report", "audit_image", "audit_root", "docker_client", "table", "to_json"]
+__all__ = [
+    "FAIL_ON", "Report", "audit", "audit_image", "audit_root", "docker_client", "table", "to_json"
+]
 
 
 def audit_root(root: str, password: str | None) -> Report:
     return audit_target(Target(root), password)
+
+
+def audit(image: str | None, root: str | None, fail_on=(), storepass="changeit") -> Outcome:
+    """`ats audit IMAGE | --root DIR`: the report, failing on what fail_on names."""
+    wanted = _fail_on(fail_on)
+    if bool(image) == bool(root):
+        raise errors.BadInput("give one of IMAGE or --root DIR")
+    report = audit_root(root, storepass) if root else audit_image(docker_client(), image, storepass)
+    doc = to_json(report, wanted)
+    out = Outcome(table(report), doc)
+    if doc["failed"]:
+        found = "; ".join(f"{k}: {', '.join(v)}" for k, v in doc["fail_on"].items() if v)
+        out.code = errors.VERIFY_FAILED
+        out.error = (
+            f"found {found} (fix with `ats patch`, or update what is named; "
+            "mail-server settings are fixed in their config file)"
+        )
+    return out
+
+
+def _fail_on(values) -> list[str]:
+    wanted = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    for v in wanted:
+        if v not in FAIL_ON:
+            raise errors.BadInput(f"--fail-on {v}: choose from {', '.join(FAIL_ON)}")
+    return list(dict.fromkeys(wanted))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
+from ats_roots import errors
 from ats_roots._portable import FileLock
 from ats_roots.errors import EnvRefuses
+from ats_roots.outcome import Outcome
 from ats_roots.system import families as stores
 from ats_roots.system import view as store_view
 from ats_roots.system.plan import LOCK
@@ -61,3 +63,19 @@ def uninstall(target: Target, family=None) -> dict:
 
 def view(target: Target, family=None) -> store_view.StoreView:
     return store_view.view_target(target, stores.detect(target, family))
+
+
+def install_outcome(root="/", family=None, extra_ca=(), dry_run=False) -> Outcome:
+    result = install(Target(root), family, list(extra_ca), dry_run)
+    plan = result["plan"]
+    doc = {**plan.to_json(), "dry_run": dry_run, "missing": result["missing"]}
+    out = Outcome(plan.lines(), doc)
+    if result["missing"]:
+        out.code = errors.VERIFY_FAILED
+        out.error = "still not trusted after install: " + ", ".join(result["missing"])
+    return out
+
+
+def uninstall_outcome(root="/", family=None) -> Outcome:
+    plan = uninstall(Target(root), family)["plan"]
+    return Outcome(plan.lines(), plan.to_json())

@@ -17,11 +17,9 @@ while still checking the name: together they aim the probe at a stand-in on
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import ssl
-import sys
 from collections.abc import Iterable, Mapping
 
 from cryptography import x509
@@ -31,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from ats_roots import _portable, errors
 from ats_roots.errors import BadInput
+from ats_roots.outcome import Outcome
 from ats_roots.trust.roots import load_der_quietly, pinned_fingerprints
 
 # SES port -> how TLS starts there.
@@ -410,19 +409,20 @@ def _failure_line(results: list[dict]) -> str | None:
     return f"probe failed {ports}: {first['error']}"
 
 
-def run_cli(args) -> int:
-    resolve = parse_resolve(getattr(args, "resolve", None) or [])
-    results = probe_ses(args.region, args.ports, args.cafile, args.timeout, resolve)
+def probe(
+    service: str = "ses",
+    region: str = "us-east-1",
+    ports: str | None = None,
+    cafile: str | None = None,
+    timeout: float = 10.0,
+    resolve: Iterable[str] = (),
+) -> Outcome:
+    results = probe_ses(region, ports, cafile, timeout, parse_resolve(resolve))
     code = exit_code(results)
-    failure = _failure_line(results)
-    if args.json:
-        report = {"service": args.service, "region": args.region, "ok": code == errors.OK}
-        print(json.dumps({**report, "ports": results}, indent=2))
-    elif not all(r["status"] == NETWORK for r in results):
-        print("\n".join(format_text(results)))
+    doc = {"service": service, "region": region, "ok": code == errors.OK, "ports": results}
+    lines = []
+    # With no network at all, the one error line is the whole report.
+    if not all(r["status"] == NETWORK for r in results):
         ok = sum(r["ok"] for r in results)
-        print(f"{args.service} {args.region}: {ok} of {len(results)} ports ok")
-    # With no network at all, the one line below is the whole report.
-    if failure:
-        print(f"ats: error: {failure}", file=sys.stderr)
-    return code
+        lines = [*format_text(results), f"{service} {region}: {ok} of {len(results)} ports ok"]
+    return Outcome(lines, doc, code, _failure_line(results))

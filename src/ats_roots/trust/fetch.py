@@ -40,3 +40,10 @@ def fetch_roots(dest: str, base_url: str = REPOSITORY, ca_bundle: str | None = N
         where = exc.filename2 or exc.filename or dest  # a rename: its destination
         raise EnvRefuses(f"{where}: cannot write ({exc.strerror})") from None
     return fetched
+
+
+def fetch_outcome(dest: str, base_url: str | None = None, ca_bundle: str | None = None):
+    from ats_roots.outcome import Outcome
+
+    got = fetch_roots(dest, base_url or REPOSITORY, ca_bundle)
+    return Outcome([f"ok {r.filename} {r.name}" for r in got], [r.filename for r in got])

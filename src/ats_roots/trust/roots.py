@@ -113,3 +113,15 @@ def pinned_fingerprints() -> dict[str, str]:
 
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def roots_outcome():
+    """`ats roots`: the pinned roots, for people and as JSON."""
+    from ats_roots.outcome import Outcome
+
+    rows = [r.summary() for r in load_roots()]
+    lines = []
+    for r in rows:
+        lines += [r["name"], f"  subject   {r['subject']}", f"  sha256    {r['sha256']}"]
+        lines.append(f"  not after {r['not_after']}")
+    return Outcome(lines, rows)
