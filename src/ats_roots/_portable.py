@@ -145,26 +145,81 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-class FileLock:
-    """An exclusive flock on a file, so installs on one root serialize."""
+class LockHeld(Exception):
+    """The lock stayed taken past the timeout; str() names who holds it."""
 
-    def __init__(self, path):
+
+class FileLock:
+    """An exclusive flock on a file, so installs on one root serialize.
+
+    opener: a function returning the open fd (ats passes its safe-path
+    primitive, so that a lock under a target is never reached through a
+    link); without one, the file and its directory are made at path.
+    timeout: seconds to wait before LockHeld, which names the holder (from
+    /proc/locks) so that the one line says whom to wait for."""
+
+    def __init__(self, path, timeout=None, opener=None):
         self.path = path
+        self.timeout = timeout
+        self.opener = opener
         self.fd = None
 
     def __enter__(self):
-        parent = os.path.dirname(self.path)
-        if parent:
-            # exist_ok: two installs starting at once both find it missing.
-            os.makedirs(parent, 0o755, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
+        if self.opener is not None:
+            self.fd = self.opener()
+        else:
+            parent = os.path.dirname(self.path)
+            if parent:
+                # exist_ok: two installs starting at once both find it missing.
+                os.makedirs(parent, 0o755, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if self.timeout is None:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            return self
+        import time
+
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                holder = lock_holder(self.fd)
+                os.close(self.fd)
+                self.fd = None
+                raise LockHeld(holder)
+            time.sleep(0.05)
 
     def __exit__(self, *exc):
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
         self.fd = None
+
+
+def lock_holder(fd):
+    """Who holds an flock on the file open at fd: 'pid 123 (ats install ...)'."""
+    st = os.fstat(fd)
+    dev = "%02x:%02x:%d" % (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
+    try:
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return "another process (no /proc/locks here to say which)"
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == dev:
+            pid = fields[4]
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    words = f.read().split(b"\0")
+                cmd = b" ".join(w for w in words if w).decode("utf-8", "replace")[:120]
+            except OSError:
+                cmd = "its command line unreadable"
+            return "pid %s (%s)" % (pid, cmd)
+    return "a process in another PID namespace"
 
 
 def subject_hash_links(directory):
@@ -267,3 +322,263 @@ def subject_hash(cert_der):
         canon += _der(0x31, b"".join(sorted(atvs)))
     digest = hashlib.sha1(canon).digest()  # noqa: S324 - OpenSSL's format, not security
     return "%08x" % int.from_bytes(digest[:4], "little")
+
+
+# --- Roots recognised by key: SPKI extraction, SPKI SHA-256, self-signature check.
+# Amazon Trust Services publishes several certificates per root key (self-signed,
+# cross-signed) and recommends pinning the SHA-256 of the SubjectPublicKeyInfo.
+# A store holds a root when it holds a self-signed certificate of that key whose
+# signature checks. The signature check is pure Python (RSA PKCS#1 v1.5 with
+# SHA-1/256/384/512, ECDSA P-256/P-384 with SHA-256/384) and only ever runs on
+# the few certificates whose SPKI hash matches a pin, so the fast path stays fast.
+
+
+def _tbs_fields(cert_der):
+    """(tbs start, tbs end, [(tag, start, end)] of the tbs fields, v1 padded)."""
+    _, pos, _ = _der_read(cert_der, 0)
+    tbs_start = pos
+    _, pos, end = _der_read(cert_der, pos)
+    fields = []
+    while pos < end and len(fields) < 7:
+        tag, _, stop = _der_read(cert_der, pos)
+        fields.append((tag, pos, stop))
+        pos = stop
+    if fields[0][0] != 0xA0:
+        fields.insert(0, None)
+    return tbs_start, end, fields
+
+
+def spki_der(cert_der):
+    """DER of the certificate's SubjectPublicKeyInfo."""
+    _, _, fields = _tbs_fields(cert_der)
+    _, begin, stop = fields[6]
+    return cert_der[begin:stop]
+
+
+def spki_sha256(cert_der):
+    """SHA-256 of the SubjectPublicKeyInfo, hex: the key pin Amazon publishes."""
+    return sha256_hex(spki_der(cert_der))
+
+
+def issuer_der(cert_der):
+    _, _, fields = _tbs_fields(cert_der)
+    _, begin, stop = fields[3]
+    return cert_der[begin:stop]
+
+
+def _children(data, start, end):
+    """[(tag, content start, content end)] of the TLVs between start and end."""
+    out = []
+    while start < end:
+        tag, begin, stop = _der_read(data, start)
+        out.append((tag, begin, stop))
+        start = stop
+    return out
+
+
+def _oid_in(data, seq_start, seq_end):
+    """Content bytes of the first OID in an AlgorithmIdentifier."""
+    items = _children(data, seq_start, seq_end)
+    return data[items[0][1] : items[0][2]], items[1:]
+
+
+_RSA_SIG = {
+    bytes.fromhex("2a864886f70d010105"): "sha1",
+    bytes.fromhex("2a864886f70d01010b"): "sha256",
+    bytes.fromhex("2a864886f70d01010c"): "sha384",
+    bytes.fromhex("2a864886f70d01010d"): "sha512",
+}
+_ECDSA_SIG = {
+    bytes.fromhex("2a8648ce3d040302"): "sha256",
+    bytes.fromhex("2a8648ce3d040303"): "sha384",
+}
+_DIGEST_INFO = {
+    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+_RSA_KEY = bytes.fromhex("2a864886f70d010101")
+_EC_KEY = bytes.fromhex("2a8648ce3d0201")
+# (p, n, Gx, Gy) of NIST (a = -3 for both) P-256 and P-384 (FIPS 186-4, D.1.2.3/D.1.2.4).
+_CURVES = {
+    bytes.fromhex("2a8648ce3d030107"): (
+        2**256 - 2**224 + 2**192 + 2**96 - 1,
+        0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+        0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+        0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
+    ),
+    bytes.fromhex("2b81040022"): (
+        2**384 - 2**128 - 2**96 + 2**32 - 1,
+        int(
+            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+            "C7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973",
+            16,
+        ),
+        int(
+            "AA87CA22BE8B05378EB1C71EF320AD746E1D3B628BA79B98"
+            "59F741E082542A385502F25DBF55296C3A545E3872760AB7",
+            16,
+        ),
+        int(
+            "3617DE4A96262C6F5D9E98BF9292DC29F8F41DBD289A147C"
+            "E9DA3113B5F0B8C00A60B1CE1D7E819D7A431D7C90EA0E5F",
+            16,
+        ),
+    ),
+}
+
+
+def _signed_parts(cert_der):
+    """(tbs bytes, signature algorithm OID, signature bytes) of a certificate."""
+    _, pos, _ = _der_read(cert_der, 0)
+    _, _, tbs_end = _der_read(cert_der, pos)
+    tbs = cert_der[pos:tbs_end]
+    _, alg_begin, alg_end = _der_read(cert_der, tbs_end)
+    oid, _ = _oid_in(cert_der, alg_begin, alg_end)
+    _, sig_begin, sig_end = _der_read(cert_der, alg_end)
+    if cert_der[sig_begin] != 0:  # unused bits of the BIT STRING
+        raise ValueError("signature BIT STRING with unused bits")
+    return tbs, oid, cert_der[sig_begin + 1 : sig_end]
+
+
+def _int_at(data, begin, end):
+    return int.from_bytes(data[begin:end], "big")
+
+
+def _public_key(spki):
+    """('rsa', n, e) or ('ec', curve, x, y)."""
+    _, pos, end = _der_read(spki, 0)
+    (_, alg_begin, alg_end), (_, bits_begin, bits_end) = _children(spki, pos, end)
+    oid, params = _oid_in(spki, alg_begin, alg_end)
+    key = spki[bits_begin + 1 : bits_end]
+    if oid == _RSA_KEY:
+        _, seq_begin, seq_end = _der_read(key, 0)
+        (_, nb, ne), (_, eb, ee) = _children(key, seq_begin, seq_end)
+        return ("rsa", _int_at(key, nb, ne), _int_at(key, eb, ee))
+    if oid == _EC_KEY and params:
+        curve = _CURVES.get(spki[params[0][1] : params[0][2]])
+        if curve and key[:1] == b"\x04":
+            size = (len(key) - 1) // 2
+            x, y = key[1 : 1 + size], key[1 + size :]
+            return ("ec", curve, int.from_bytes(x, "big"), int.from_bytes(y, "big"))
+    return (None,)
+
+
+def _rsa_ok(n, e, digest_name, tbs, sig):
+    k = (n.bit_length() + 7) // 8
+    if len(sig) != k:
+        return False
+    s = int.from_bytes(sig, "big")
+    if s >= n:
+        return False
+    em = pow(s, e, n).to_bytes(k, "big")
+    info = _DIGEST_INFO[digest_name] + hashlib.new(digest_name, tbs).digest()
+    want = b"\x00\x01" + b"\xff" * (k - len(info) - 3) + b"\x00" + info
+    return len(want) == k and em == want
+
+
+def _jacobian_double(pt, p):
+    x, y, z = pt
+    if not y:
+        return (0, 1, 0)
+    zz = z * z % p
+    m = 3 * (x - zz) * (x + zz) % p  # a = -3 on both curves
+    yy = y * y % p
+    s = 4 * x * yy % p
+    x3 = (m * m - 2 * s) % p
+    return (x3, (m * (s - x3) - 8 * yy * yy) % p, 2 * y * z % p)
+
+
+def _jacobian_add(p1, p2, p):
+    if not p1[2]:
+        return p2
+    if not p2[2]:
+        return p1
+    x1, y1, z1 = p1
+    x2, y2, z2 = p2
+    z1z1, z2z2 = z1 * z1 % p, z2 * z2 % p
+    u1, u2 = x1 * z2z2 % p, x2 * z1z1 % p
+    s1, s2 = y1 * z2 * z2z2 % p, y2 * z1 * z1z1 % p
+    h, r = (u2 - u1) % p, (s2 - s1) % p
+    if not h:
+        return _jacobian_double(p1, p) if not r else (0, 1, 0)
+    hh = h * h % p
+    hhh = h * hh % p
+    v = u1 * hh % p
+    x3 = (r * r - hhh - 2 * v) % p
+    return (x3, (r * (v - x3) - s1 * hhh) % p, h * z1 * z2 % p)
+
+
+def _ecdsa_ok(curve, qx, qy, digest_name, tbs, sig):
+    p, n, gx, gy = curve
+    _, begin, end = _der_read(sig, 0)
+    (_, rb, re_), (_, sb, se) = _children(sig, begin, end)
+    r, s = _int_at(sig, rb, re_), _int_at(sig, sb, se)
+    if not (0 < r < n and 0 < s < n):
+        return False
+    digest = hashlib.new(digest_name, tbs).digest()
+    e = int.from_bytes(digest, "big") >> max(0, 8 * len(digest) - n.bit_length())
+    w = pow(s, n - 2, n)
+    u1, u2 = e * w % n, r * w % n
+    # Shamir's trick: u1*G + u2*Q in one pass of doublings.
+    g, q = (gx, gy, 1), (qx, qy, 1)
+    gq = _jacobian_add(g, q, p)
+    acc = (0, 1, 0)
+    for bit in range(max(u1.bit_length(), u2.bit_length()) - 1, -1, -1):
+        acc = _jacobian_double(acc, p)
+        pick = ((u1 >> bit) & 1, (u2 >> bit) & 1)
+        if pick == (1, 1):
+            acc = _jacobian_add(acc, gq, p)
+        elif pick == (1, 0):
+            acc = _jacobian_add(acc, g, p)
+        elif pick == (0, 1):
+            acc = _jacobian_add(acc, q, p)
+    x, _, z = acc
+    if not z:
+        return False
+    zinv = pow(z, p - 2, p)
+    return (x * zinv * zinv % p) % n == r
+
+
+def self_signed(cert_der):
+    """True when the certificate names itself as issuer and its signature
+    checks with its own key. False for anything else, malformed input included."""
+    try:
+        _, _, fields = _tbs_fields(cert_der)
+        if cert_der[fields[3][1] : fields[3][2]] != cert_der[fields[5][1] : fields[5][2]]:
+            return False
+        tbs, oid, sig = _signed_parts(cert_der)
+        key = _public_key(cert_der[fields[6][1] : fields[6][2]])
+        if key[0] == "rsa" and oid in _RSA_SIG:
+            return _rsa_ok(key[1], key[2], _RSA_SIG[oid], tbs, sig)
+        if key[0] == "ec" and oid in _ECDSA_SIG:
+            return _ecdsa_ok(key[1], key[2], key[3], _ECDSA_SIG[oid], tbs, sig)
+    except (IndexError, ValueError, TypeError, KeyError):
+        return False
+    return False
+
+
+def roots_by_key(ders, spki_pins):
+    """{spki sha256: (der, kind)} for the certificates among ders that carry a
+    pinned key: kind 'self-signed' (signature checked; an anchor for every
+    client) or 'cross-signed' (issued by another CA: an anchor only for
+    clients that accept partial chains). A pinned key in a certificate whose
+    self-signature fails is not counted. spki_pins: a set of hex digests."""
+    found = {}
+    for der in ders:
+        try:
+            pin = spki_sha256(der)
+        except (IndexError, ValueError):
+            continue
+        if pin not in spki_pins or found.get(pin, (0, ""))[1] == "self-signed":
+            continue
+        try:
+            names_self = issuer_der(der) == subject_der(der)
+        except (IndexError, ValueError):
+            continue
+        if not names_self:
+            found.setdefault(pin, (der, "cross-signed"))
+        elif self_signed(der):
+            found[pin] = (der, "self-signed")
+    return found

@@ -39,6 +39,36 @@ PINS = {
 }
 
 
+# SHA-256 of each root's SubjectPublicKeyInfo: the pin Amazon Trust Services
+# recommends, published beside each root at https://www.amazontrust.com/repository/
+# ("Subject Public Key Info SHA-256 hash"). Computed from the shipped PEMs
+# (tests/test_trust_keys.py recomputes them) and cross-checked against the
+# values that independent projects pin from that page (e.g. the Alexa skill
+# request validators and AWS SDK pinning samples found with the code search).
+SPKI_PINS = {
+    "AmazonRootCA1.pem": "fbe3018031f9586bcbf41727e417b7d1c45c2f47f93be372a17b96b50757d5a2",
+    "AmazonRootCA2.pem": "7f4296fc5b6a4e3b35d3c369623e364ab1af381d8fa7121533c9d6c633ea2461",
+    "AmazonRootCA3.pem": "36abc32656acfc645c61b71613c4bf21c787f5cabbee48348d58597803d7abc9",
+    "AmazonRootCA4.pem": "f7ecded5c66047d28ed6466b543c40e0743abe81d109254dcf845d4c2c7853c5",
+    "SFSRootCAG2.pem": "2b071c59a0a0ae76b0eadb2bad23bad4580b69c3601b630c2eaf0613afa83f92",
+}
+
+
+@dataclass(frozen=True)
+class KeyPin:
+    """One root as recognised: by its certificate's SHA-256 or by its key."""
+
+    name: str
+    sha256: str  # the pinned (shipped) certificate
+    spki_sha256: str
+
+
+def key_pins() -> list[KeyPin]:
+    """The five ATS roots. Callers that recognise roots take a list like this
+    as an argument, so tests can pass pins of their own keys."""
+    return [KeyPin(name, pin, SPKI_PINS[fn]) for fn, (name, pin) in PINS.items()]
+
+
 class PinMismatch(BadInput):
     """A root file whose SHA-256 is not the pinned one."""
 
@@ -97,6 +127,8 @@ def check_pin(filename: str, data: bytes) -> Root:
             f"{filename}: SHA-256 {_portable.colon_hex(got)} does not match the pin "
             f"{_portable.colon_hex(pin)} for {name}"
         )
+    if _portable.spki_sha256(der) != SPKI_PINS[filename]:
+        raise PinMismatch(f"{filename}: its public key is not the one pinned for {name}")
     return Root(name=name, filename=filename, sha256=pin, pem=pem, der=der)
 
 

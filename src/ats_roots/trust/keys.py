@@ -1,0 +1,61 @@
+"""Roots recognised by key: a store holds a root when it holds the pinned
+certificate, or any self-signed certificate (signature checked) of the
+root's key. A cross-signed copy of the key (issued by another CA, like
+rootca1.pem: Amazon Root CA 1 issued by Starfield Services G2) is an anchor
+only for clients that accept partial chains (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN,
+set by Python 3.13+), not for OpenSSL's default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ats_roots import _portable
+from ats_roots.trust.roots import KeyPin, key_pins
+
+PINNED, SAME_KEY, CROSS_ONLY, ABSENT = "pinned", "same-key", "cross-signed-only", "absent"
+
+
+@dataclass(frozen=True)
+class Holding:
+    name: str
+    how: str  # PINNED, SAME_KEY, CROSS_ONLY or ABSENT
+    sha256: str  # the certificate that carries the key here ("" when absent)
+
+    @property
+    def trusted(self) -> bool:
+        """An anchor for OpenSSL's default profile."""
+        return self.how in (PINNED, SAME_KEY)
+
+    @property
+    def note(self) -> str:
+        if self.how == SAME_KEY:
+            return (
+                f"held as another self-signed certificate of its key "
+                f"(SHA-256 {_portable.colon_hex(self.sha256)[:23]}...), not the pinned one"
+            )
+        if self.how == CROSS_ONLY:
+            return (
+                "only a cross-signed copy of its key: an anchor for clients that accept "
+                "partial chains (Python 3.13+), not for OpenSSL's default"
+            )
+        return ""
+
+
+def recognise(ders: Iterable[bytes], pins: list[KeyPin] | None = None) -> list[Holding]:
+    """One Holding per pin, for a store holding the certificates ders."""
+    pins = key_pins() if pins is None else pins
+    ders = list(ders)
+    shas = {_portable.sha256_hex(d) for d in ders}
+    missing = [p for p in pins if p.sha256 not in shas]
+    # The key scan and its signature checks run only when a pinned certificate is missing.
+    by_key = _portable.roots_by_key(ders, {p.spki_sha256 for p in missing}) if missing else {}
+    out = []
+    for pin in pins:
+        if pin.sha256 in shas:
+            out.append(Holding(pin.name, PINNED, pin.sha256))
+            continue
+        der, kind = by_key.get(pin.spki_sha256, (b"", ""))
+        how = SAME_KEY if kind == "self-signed" else CROSS_ONLY if kind else ABSENT
+        out.append(Holding(pin.name, how, _portable.sha256_hex(der) if der else ""))
+    return out
