@@ -15,9 +15,9 @@ export LIVE
 $(VENV)/.stamp: pyproject.toml
 	@command -v mmdebstrap >/dev/null && command -v qemu-img >/dev/null \
 	  && command -v debugfs >/dev/null && command -v trust >/dev/null \
-	  && command -v docker-compose >/dev/null \
+	  && command -v docker-compose >/dev/null && command -v musl-gcc >/dev/null && command -v go >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       mmdebstrap qemu-utils e2fsprogs p11-kit docker-compose >/dev/null; }
+	       mmdebstrap qemu-utils e2fsprogs p11-kit docker-compose musl-tools golang-go >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -33,6 +33,7 @@ wheels: setup
 
 images: bases
 	$(PY) scripts/build-images
+	$(PY) scripts/build-hook-image
 
 test-matrix: images
 	$(PY) -m pytest tests/matrix -p no:cacheprovider -rs \
