@@ -29,6 +29,7 @@ class Row:
     noamazon: str | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
     runtime_from: str | None = None  # row whose Python the checks borrow
+    arch: str = "amd64"  # the image's architecture (arm64 rows run under emulation)
 
     @property
     def image(self) -> str:
@@ -41,9 +42,7 @@ class Row:
             return None
         return self.image if self.noamazon == self.base else f"ats-base:{self.name}-noamazon"
 
-    @property
-    def dockerfile(self) -> str:
-        return f"images/{self.flavor}/Dockerfile"
+    dockerfile = "images/base/Dockerfile"  # one recipe for every flavor
 
 
 def rows() -> list[Row]:
@@ -57,6 +56,7 @@ def rows() -> list[Row]:
             noamazon=r.get("noamazon"),
             tags=tuple(r.get("tags", ())),
             runtime_from=r.get("runtime_from"),
+            arch=r.get("arch", "amd64"),
         )
         for r in spec["image"]
     ]
