@@ -21,6 +21,7 @@ class Holding:
     name: str
     how: str  # PINNED, SAME_KEY, CROSS_ONLY or ABSENT
     sha256: str  # the certificate that carries the key here ("" when absent)
+    shadowed: bool = False  # a cross-signed copy of the key comes before it
 
     @property
     def trusted(self) -> bool:
@@ -29,6 +30,16 @@ class Holding:
 
     @property
     def note(self) -> str:
+        notes = [self._how_note()]
+        if self.shadowed:
+            notes.append(
+                "a cross-signed copy of its key comes first: OpenSSL 3 takes the first "
+                "certificate of a subject and then needs that copy's issuer too, or "
+                "partial chains, to validate"
+            )
+        return "; ".join(n for n in notes if n)
+
+    def _how_note(self) -> str:
         if self.how == SAME_KEY:
             return (
                 f"held as another self-signed certificate of its key "
@@ -58,4 +69,24 @@ def recognise(ders: Iterable[bytes], pins: list[KeyPin] | None = None) -> list[H
         der, kind = by_key.get(pin.spki_sha256, (b"", ""))
         how = SAME_KEY if kind == "self-signed" else CROSS_ONLY if kind else ABSENT
         out.append(Holding(pin.name, how, _portable.sha256_hex(der) if der else ""))
-    return out
+    return [_shadow(h, ders, pins) for h in out]
+
+
+def _shadow(held: Holding, ders: list[bytes], pins: list[KeyPin]) -> Holding:
+    """Mark a held root whose key also comes, earlier in the same store, in a
+    certificate issued by another CA (OpenSSL 3 takes the first one it finds)."""
+    if not held.trusted:
+        return held
+    spki = next(p.spki_sha256 for p in pins if p.name == held.name)
+    for der in ders:
+        if _portable.sha256_hex(der) == held.sha256:
+            return held
+        try:
+            crossed = _portable.spki_sha256(der) == spki and (
+                _portable.issuer_der(der) != _portable.subject_der(der)
+            )
+        except (IndexError, ValueError):
+            continue
+        if crossed:
+            return Holding(held.name, held.how, held.sha256, shadowed=True)
+    return held
