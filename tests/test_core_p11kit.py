@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from helpers import pem_shas, pinned_shas, require, require_root, synthetic_root
 
-from ats_roots.system import families as stores
+from ats_roots.system import families
+from ats_roots.system.plan import apply
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import ats_certs
 
@@ -90,20 +91,20 @@ def test_p11_kit_reads_the_anchors_ats_writes(p11kit, tmp_path, family):
     os_release, tool, args, source = CASES[family]
     root = synthetic_root(tmp_path / "root", os_release, tools=[tool])
     target = Target(str(root))
-    fam = stores.detect(target)
+    fam = families.detect(target)
     assert fam.name == family
     source_dir = root / source.lstrip("/")
     source_dir.mkdir(parents=True, exist_ok=True)
     assert p11_anchors(source_dir, tmp_path) == set()  # negative control
 
-    plan = fam.plan(target, ats_certs(), set())
+    plan = fam.plan_install(target, ats_certs(), set())
     assert plan.commands == [[tool, *args]]
     plan.commands.clear()  # the distro's tool: see the module docstring
-    stores.apply(plan)
+    apply(plan)
     assert p11_anchors(source_dir, tmp_path) == set(pinned_shas())
 
-    plan = fam.uninstall(target)
+    plan = fam.plan_uninstall(target)
     assert plan.commands == [[tool, *args]]
     plan.commands.clear()
-    stores.apply(plan)
+    apply(plan)
     assert p11_anchors(source_dir, tmp_path) == set()

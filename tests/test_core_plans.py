@@ -11,7 +11,7 @@ import os
 import pytest
 from helpers import ats, one_error_line, pinned_shas, synthetic_root, tree_digest
 
-from ats_roots.system import families as stores
+from ats_roots.system import families, layout
 from ats_roots.system.families import macos, windows
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import ats_certs
@@ -77,7 +77,7 @@ def test_same_distro_without_the_tool_falls_back_to_notool(tmp_path, case):
     root = synthetic_root(tmp_path / "root", os_release)
     plan = dry_run(root)
     assert plan["family"] == "notool"
-    ossl = stores.TOOL_FAMILIES[[f.name for f in stores.TOOL_FAMILIES].index(family)].openssl_dir
+    ossl = {lay.name: lay for lay in layout.TOOL_FAMILIES}[family].openssl_dir
     assert f"OPENSSLDIR {ossl}" in plan["notes"]
     assert any(n.startswith(f"{family} without ") for n in plan["notes"])
     writes = [w["path"] for w in plan["writes"]]
@@ -160,7 +160,7 @@ def test_macos_commands():
     assert macos.check_command() == ["security", "find-certificate", "-a", "-Z", KEYCHAIN]
     certs = ats_certs()
     trusted = {pinned_shas()[0]}  # Amazon Root CA 1 is already in the keychain
-    plan = macos.MacOS().plan(Target("/"), certs, trusted)
+    plan = macos.MacOS().plan_install(Target("/"), certs, trusted)
     staged = [os.path.join(macos.STAGING, f"ats-{s}.pem") for s in SLUGS[1:]]
     assert plan.commands == [macos.install_command(p) for p in staged]
     # each file the tool reads is written by the plan first, with the root's bytes
@@ -177,7 +177,7 @@ def test_windows_commands():
         "ats-x.pem",
     ]
     assert windows.check_command() == ["certutil", "-store", "ROOT"]
-    plan = windows.Windows().plan(Target("/"), ats_certs(), set(pinned_shas()[4:]))
+    plan = windows.Windows().plan_install(Target("/"), ats_certs(), set(pinned_shas()[4:]))
     staged = [os.path.join(windows.STAGING, f"ats-{s}.pem") for s in SLUGS[:4]]
     assert plan.commands == [windows.install_command(p) for p in staged]
     assert [w.path for w in plan.writes] == staged
@@ -189,7 +189,7 @@ def test_macos_and_windows_detect_only_their_own_host(tmp_path, monkeypatch):
     monkeypatch.setattr(macos.platform, "system", lambda: "Darwin")
     assert macos.MacOS().detect(host, [])
     assert not macos.MacOS().detect(image, [])  # an image is never the keychain
-    assert stores.detect(host).name == "macos"
+    assert families.detect(host).name == "macos"
     monkeypatch.setattr(macos.platform, "system", lambda: "Windows")
     assert windows.Windows().detect(host, []) and not windows.Windows().detect(image, [])
-    assert stores.detect(host).name == "windows"
+    assert families.detect(host).name == "windows"

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from ats_roots._portable import os_ids
 from ats_roots.errors import BadInput
-from ats_roots.system.families import detect
-from ats_roots.system.families.notool import DEFAULT_OPENSSL_DIR, DIRECT_BUNDLE, NoTool
+from ats_roots.system.families import Family as FamilyImpl
+from ats_roots.system.families import NoTool, detect
 from ats_roots.system.target import Target
 
 
 @dataclass
 class Family:
-    impl: object  # the stores family (Debian(), NoTool(...), ...)
+    impl: FamilyImpl  # the system family (Debian(), NoTool(...), ...)
     name: str
     openssl_dir: str
     bundles: list[str]  # what the family's tool compiles (or NoTool writes)
@@ -31,9 +31,6 @@ def family_of(target: Target) -> Family:
         fam = detect(target)
     except BadInput:  # no os-release (FROM scratch), or a distro ats does not know
         fam = NoTool(why="no /etc/os-release" if ids is None else f"unknown distribution {ids}")
-    if isinstance(fam, NoTool):
-        # NoTool.openssl_dir would ask the root's own openssl: not here.
-        ossl = fam.fixed_openssl_dir or DEFAULT_OPENSSL_DIR
-        return Family(fam, fam.name, ossl, [ossl + "/cert.pem", DIRECT_BUNDLE], None, fam.why)
-    tool = fam.tool(target) if hasattr(fam, "tool") else None
-    return Family(fam, fam.name, fam.openssl_dir, list(fam.store_files(target)), tool)
+    paths = fam.openssl(target)
+    why = getattr(fam, "why", "")
+    return Family(fam, fam.name, paths.openssl_dir, fam.store_files(target), fam.tool(target), why)

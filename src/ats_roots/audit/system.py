@@ -10,48 +10,25 @@ from ats_roots.audit.family import Family
 from ats_roots.audit.model import Store
 from ats_roots.audit.read import certificates, fingerprints, read_inner
 from ats_roots.system import view as store_view
+from ats_roots.system.layout import COMPILED_TREES, HASH_DIRS, SYSTEM_BUNDLES, TRUST_BUNDLES
 from ats_roots.system.target import Target
-
-BUNDLES = (
-    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine; Arch links it
-    "/etc/ssl/cert.pem",  # Alpine, Arch (OPENSSLDIR /etc/ssl)
-    "/usr/lib/ssl/cert.pem",  # Debian, Ubuntu (OPENSSLDIR /usr/lib/ssl)
-    "/etc/pki/tls/certs/ca-bundle.crt",  # RHEL family
-    "/etc/pki/tls/cert.pem",  # RHEL family (OPENSSLDIR /etc/pki/tls)
-    "/etc/pki/tls/certs/ca-bundle.trust.crt",
-    "/etc/ssl/ca-bundle.pem",  # SUSE
-    "/etc/ca-certificates/extracted/tls-ca-bundle.pem",  # Arch, p11-kit
-)
-# Everything in these trees is compiled from anchors by the distro's tool.
-TREES = (
-    "/etc/pki/ca-trust/extracted/",
-    "/var/lib/ca-certificates/",
-    "/etc/ca-certificates/extracted/",
-)
-HASH_DIRS = (
-    "/etc/ssl/certs",
-    "/usr/lib/ssl/certs",
-    "/etc/pki/tls/certs",
-    "/var/lib/ca-certificates/openssl",
-    "/etc/ca-certificates/extracted/cadir",
-    "/etc/pki/ca-trust/extracted/pem/directory-hash",
-)
 
 
 def claims(target: Target, inner: str) -> bool:
-    return inner.startswith(TREES) or inner in {target.resolve(b) for b in BUNDLES}
+    bundles = {target.resolve(b) for b in SYSTEM_BUNDLES + TRUST_BUNDLES}
+    return inner.startswith(COMPILED_TREES) or inner in bundles
 
 
 def stores(target: Target, pem: list[str], hash_dirs: list[str], family: Family) -> list[Store]:
     out: dict[str, Store] = {}
     cafile = family.openssl_dir + "/cert.pem"
-    for inner in dict.fromkeys([cafile, *family.bundles, *BUNDLES]):
+    for inner in dict.fromkeys([cafile, *family.bundles, *SYSTEM_BUNDLES, *TRUST_BUNDLES]):
         real = target.resolve(inner)
         data = read_inner(target, real)
         if data is not None:
             _add(out, real, inner, "system bundle", fingerprints(certificates(data)))
     for inner in pem:
-        if inner.startswith(TREES) and inner not in out:
+        if inner.startswith(COMPILED_TREES) and inner not in out:
             data = read_inner(target, inner) or b""
             _add(out, inner, inner, "system bundle", fingerprints(certificates(data)))
     system_dirs = {target.resolve(d) for d in (*HASH_DIRS, family.openssl_dir + "/certs")}

@@ -20,9 +20,9 @@ from ats_roots.audit.image import created
 from ats_roots.audit.model import Report
 from ats_roots.errors import EnvRefuses
 from ats_roots.patch.layer import Layer
-from ats_roots.system import families as stores
 from ats_roots.system.families.notool import NoTool
-from ats_roots.system.plan import MANIFEST
+from ats_roots.system.layout import MANIFEST
+from ats_roots.system.plan import apply
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
 
@@ -75,10 +75,10 @@ def _missing_interpreter(target: Target, tool: str) -> str | None:
 
 
 def _with_tool(client, image, target: Target, family: Family, certs, layer: Layer):
-    plan = family.impl.plan(target, certs, set())
+    plan = family.impl.plan_install(target, certs, set())
     # The anchors (and ats's manifest, for `ats uninstall` inside) are written
     # on the sparse copy first, then handed to the container as a tar.
-    stores.apply(dataclasses.replace(plan, commands=[]))
+    apply(dataclasses.replace(plan, commands=[]))
     put = [w.path for w in plan.writes] + [MANIFEST]
     command = plan.commands[0] if plan.commands else family.impl.command(target)
     user = {"user": "0"} if image.attrs["Config"].get("User") else {}
@@ -107,7 +107,7 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
             _unpack_one(stream, inner, layer)
     lines = [
         f"{family.name}: ran {' '.join(command)} in a throwaway container as root",
-        f"  {len(plan.writes)} anchors put in {family.impl.anchor_dir}",
+        f"  {len(plan.writes)} anchors put in {family.impl.layout.anchor_dir}",
         f"  the tool changed {len(changed)} files",
     ]
     lines += [f"  note: the tool removed {p}; a layer on top cannot, so it stays" for p in removed]
@@ -115,10 +115,10 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
 
 
 def _without_tool(target: Target, family: Family, certs, layer: Layer, why: str):
-    # A fixed OPENSSLDIR: NoTool would otherwise ask the image's own openssl.
+    # Where the image's OpenSSL reads, as audit found it.
     impl = NoTool(family.openssl_dir, why=why)
-    plan = impl.plan(target, certs, set())
-    stores.apply(plan)  # on the sparse copy: no commands in a no-tool plan
+    plan = impl.plan_install(target, certs, set())
+    apply(plan)  # on the sparse copy: no commands in a no-tool plan
     paths = [w.path for w in plan.writes] + [k.path for k in plan.links] + [MANIFEST]
     for inner in paths:
         layer.copy_from(

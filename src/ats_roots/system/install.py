@@ -3,66 +3,108 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 from ats_roots import errors
-from ats_roots._portable import FileLock
+from ats_roots._portable import FileLock, LockHeld
 from ats_roots.errors import EnvRefuses
 from ats_roots.outcome import Outcome
-from ats_roots.system import families as stores
+from ats_roots.system import families
 from ats_roots.system import view as store_view
-from ats_roots.system.plan import LOCK
-from ats_roots.system.target import Target
+from ats_roots.system.layout import LOCK
+from ats_roots.system.plan import Plan, apply, preflight, remove_created
+from ats_roots.system.target import Target, refusing
 from ats_roots.trust.certs import certs_to_install
+
+LOCK_TIMEOUT = float(os.environ.get("ATS_LOCK_TIMEOUT", "60"))  # then say who holds it
 
 
 @contextlib.contextmanager
 def _lock(target: Target):
-    """Serialize installs on one root (parallel builds, a shared volume)."""
-    lock = FileLock(target.path(LOCK))
+    """Serialize installs on one root (parallel builds, a shared volume).
+
+    Check everything, then change anything: the lock's directory is probed
+    before the lock file is made, and if a later check refuses (the plan's
+    preflight), what this run made for the lock is taken away again, so that
+    a refusal leaves the target byte-identical."""
+    preflight(Plan("lock", target), also=(os.path.dirname(LOCK),))
+    created: list[str] = []
+    lock = FileLock(
+        target.path(LOCK),
+        timeout=LOCK_TIMEOUT,
+        opener=lambda: refusing(target.fs.open_lock, LOCK, created),
+    )
     try:
         lock.__enter__()
+    except LockHeld as exc:
+        remove_created(target.fs, created)
+        raise EnvRefuses(
+            f"{target.path(LOCK)}: held by {exc} for more than {LOCK_TIMEOUT:g} s; "
+            "wait for it to finish (or stop it), then run again; nothing was changed"
+        ) from None
     except OSError as exc:
+        remove_created(target.fs, created)
         raise EnvRefuses(
             f"{target.path(LOCK)}: {exc.strerror}; run as root on a writable file system "
             "(or use ats-hook, which needs neither)"
         ) from None
     try:
-        yield
+        yield created
     finally:
         lock.__exit__(None, None, None)
 
 
+def _apply(target: Target, plan, created: list[str]) -> list[str]:
+    """Preflight, then apply; a refusal in the preflight also takes back the lock file."""
+    try:
+        preflight(plan)
+    except EnvRefuses:
+        remove_created(target.fs, created)
+        raise
+    return apply(plan, checked=True)
+
+
 def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
     certs = certs_to_install(extra_ca)  # refuse bad input before touching anything
-    fam = stores.detect(target, family)
-    tools = getattr(fam, "tools", ())
-    if tools and fam.tool(target) is None:  # only when forced: detection needs the tool
+    fam = families.detect(target, family)
+    layout = getattr(fam, "layout", None)  # the families that run a CA tool
+    if layout and fam.tool(target) is None:  # only when forced: detection needs the tool
         raise EnvRefuses(
-            f"--family {fam.name}: no {' or '.join(tools)} in {target.root}; "
+            f"--family {fam.name}: no {' or '.join(layout.tools)} in {target.root}; "
             "install the distro's CA package there, or use --family notool"
         )
-    with contextlib.nullcontext() if dry_run else _lock(target):
-        before = store_view.view_target(target, fam).trusted()
-        plan = fam.plan(target, certs, before)
+    with contextlib.nullcontext([]) if dry_run else _lock(target) as created:
+        before = _trusted(fam, target)
+        plan = fam.plan_install(target, certs, before or set())
         result = {"plan": plan, "family": fam.name, "outputs": [], "missing": []}
         if dry_run or plan.empty:
             return result
-        result["outputs"] = stores.apply(plan)
-        after = store_view.view_target(target, fam).trusted()
-        result["missing"] = [c.name for c in certs if c.sha256 not in after]
+        result["outputs"] = _apply(target, plan, created)
+        after = _trusted(fam, target)
+        if after is not None:
+            result["missing"] = [c.name for c in certs if c.sha256 not in after]
         return result
 
 
 def uninstall(target: Target, family=None) -> dict:
-    fam = stores.detect(target, family)
-    with _lock(target):
-        plan = fam.uninstall(target)
-        outputs = [] if plan.empty else stores.apply(plan)
+    fam = families.detect(target, family)
+    with _lock(target) as created:
+        plan = fam.plan_uninstall(target)
+        outputs = [] if plan.empty else _apply(target, plan, created)
         return {"plan": plan, "family": fam.name, "outputs": outputs}
 
 
 def view(target: Target, family=None) -> store_view.StoreView:
-    return store_view.view_target(target, stores.detect(target, family))
+    return families.detect(target, family).verify(target)
+
+
+def _trusted(fam, target: Target) -> set[str] | None:
+    """What the store trusts now; None where the family cannot read it (a
+    platform store), so the plan adds every root and nothing is checked."""
+    try:
+        return fam.verify(target).trusted()
+    except EnvRefuses:
+        return None
 
 
 def install_outcome(root="/", family=None, extra_ca=(), dry_run=False) -> Outcome:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ats_roots import _portable
-from ats_roots.system.families.notool import DEFAULT_OPENSSL_DIR, ask_openssl_dir
 from ats_roots.system.target import Target
 from ats_roots.trust.roots import PINS
+
+if TYPE_CHECKING:
+    from ats_roots.system.families import Family
 
 
 @dataclass
@@ -58,15 +61,12 @@ def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
         view.locations[label] = merged
 
 
-def view_target(target: Target, family) -> StoreView:
-    """The target's OpenSSL defaults (CAfile, CApath) plus its family's bundles."""
+def view_target(target: Target, family: Family) -> StoreView:
+    """The target's OpenSSL defaults (CAfile, CApath) plus its family's bundles,
+    read from files only."""
     view = StoreView()
-    ossl = getattr(family, "openssl_dir", None)
-    if callable(ossl):  # NoTool decides per target, and writes where it decides
-        ossl = ossl(target)
-    ossl = ossl if isinstance(ossl, str) else None
-    ossl = ask_openssl_dir(target) or ossl or DEFAULT_OPENSSL_DIR
-    cafile, capath = ossl + "/cert.pem", ossl + "/certs"
+    paths = family.openssl(target)
+    cafile, capath = paths.cafile, paths.capath
     read_bundle(view, target.path(target.resolve(cafile)), cafile)
     read_hash_dir(view, target, capath)
     view.openssl = {cafile, capath} & set(view.locations)

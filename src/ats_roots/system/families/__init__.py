@@ -1,10 +1,11 @@
-"""Trust-store families: one small module each, one shape
-(detect, plan, apply, verify, uninstall); `detect` picks one for a target."""
+"""Trust-store families: one small module each, all behind one declared
+interface (_interface.Family); `detect` picks the one for a target."""
 
 from __future__ import annotations
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
+from ats_roots.system.families._interface import Family
 from ats_roots.system.families.alpine import Alpine
 from ats_roots.system.families.arch import Arch
 from ats_roots.system.families.debian import Debian
@@ -13,18 +14,18 @@ from ats_roots.system.families.notool import NoTool
 from ats_roots.system.families.rhel import Rhel
 from ats_roots.system.families.suse import Suse
 from ats_roots.system.families.windows import Windows
-from ats_roots.system.plan import Plan, apply
 from ats_roots.system.target import Target
 
 TOOL_FAMILIES = (Debian(), Rhel(), Alpine(), Suse(), Arch())
+PLATFORM_FAMILIES = (MacOS(), Windows())
 NAMES = ("debian", "rhel", "alpine", "suse", "arch", "notool", "macos", "windows")
 
-__all__ = ["Plan", "apply", "detect", "NAMES"]
+__all__ = ["Family", "NAMES", "TOOL_FAMILIES", "PLATFORM_FAMILIES", "NoTool", "detect"]
 
 
-def detect(target: Target, family: str | None = None):
+def detect(target: Target, family: str | None = None) -> Family:
     """The family for target: forced by name, else by os-release and tools."""
-    for platform_family in (MacOS(), Windows()):
+    for platform_family in PLATFORM_FAMILIES:
         if family in (None, platform_family.name) and platform_family.detect(target, []):
             return platform_family
     if family == "notool":
@@ -37,8 +38,8 @@ def detect(target: Target, family: str | None = None):
             return fam
     known = [fam for fam in TOOL_FAMILIES if fam.matches(ids)]
     if known:
-        tool = known[0].tools[0]
-        return NoTool(known[0].openssl_dir, why=f"{known[0].name} without {tool}")
+        lay = known[0].layout
+        return NoTool(lay.openssl_dir, why=f"{lay.name} without {lay.tools[0]}")
     if family is None:
         raise BadInput(
             f"unknown distribution {ids or ['(no ID)']} in {target.root}; "

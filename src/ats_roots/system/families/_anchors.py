@@ -2,43 +2,42 @@
 
 A family drops one file per certificate into its anchor directory and runs
 its tool, so the distro's own later runs (package upgrades, `--fresh`) keep
-the roots. Each family module is this class with its constants filled in.
+the roots. Each family module is this class with its layout filled in
+(system/layout.py holds the paths).
 """
 
 from __future__ import annotations
 
+from ats_roots.system.layout import FamilyLayout
 from ats_roots.system.plan import Plan, Write, read_manifest
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
 
 
 class AnchorFamily:
-    name = ""
-    ids: tuple[str, ...] = ()  # os-release ID / ID_LIKE values
-    anchor_dir = ""
-    suffix = ".crt"
-    tools: tuple[str, ...] = ()  # where the tool may live inside the target
-    tool_args: tuple[str, ...] = ()  # arguments after the tool's path
-    uninstall_args: tuple[str, ...] = ()  # more of them when anchors were removed
-    bundles: tuple[str, ...] = ()  # what the tool compiles, for verify
-    openssl_dir = "/usr/lib/ssl"  # the family's default OPENSSLDIR
+    layout: FamilyLayout
+
+    @property
+    def name(self) -> str:
+        return self.layout.name
 
     def matches(self, os_ids: list[str]) -> bool:
-        return any(i in self.ids for i in os_ids)
+        return any(i in self.layout.ids for i in os_ids)
 
     def detect(self, target: Target, os_ids: list[str]) -> bool:
-        return self.matches(os_ids) and self.tool(target) is not None
+        marked = bool(self.layout.marker) and target.exists(self.layout.marker)
+        return (self.matches(os_ids) or marked) and self.tool(target) is not None
 
     def tool(self, target: Target) -> str | None:
-        return target.find_tool(self.tools)
+        return target.find_tool(self.layout.tools)
 
     def command(self, target: Target) -> list[str]:
-        return [self.tool(target) or self.tools[0], *self.tool_args]
+        return [self.tool(target) or self.layout.tools[0], *self.layout.tool_args]
 
     def anchor_path(self, cert: Cert) -> str:
-        return f"{self.anchor_dir}/{cert.slug}{self.suffix}"
+        return f"{self.layout.anchor_dir}/{cert.slug}{self.layout.suffix}"
 
-    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+    def plan_install(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
         """Anchors that are missing or differ, then the tool if anything changed
         or if the compiled store still lacks one of them."""
         plan = Plan(self.name, target)
@@ -52,18 +51,28 @@ class AnchorFamily:
             plan.commands.append(self.command(target))
         return plan
 
-    def uninstall(self, target: Target) -> Plan:
+    def plan_uninstall(self, target: Target) -> Plan:
         plan = Plan(self.name, target)
         for record in read_manifest(target):
-            if record[0] == "anchor" and record[1].startswith(self.anchor_dir + "/"):
+            if record[0] == "anchor" and record[1].startswith(self.layout.anchor_dir + "/"):
                 plan.removes.append(record[1])
         plan.forget = list(plan.removes)
         if plan.removes:
-            plan.commands.append(self.command(target) + list(self.uninstall_args))
+            plan.commands.append(self.command(target) + list(self.layout.uninstall_args))
         return plan
 
+    def openssl(self, target: Target):
+        from ats_roots.system.openssl import openssl_paths
+
+        return openssl_paths(target, self.layout.openssl_dir)
+
     def store_files(self, target: Target) -> list[str]:
-        return list(self.bundles)
+        return list(self.layout.bundles)
+
+    def verify(self, target: Target):
+        from ats_roots.system.view import view_target
+
+        return view_target(target, self)
 
 
 def _same_bytes(host_path: str, data: bytes) -> bool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import platform
 
+from ats_roots.errors import EnvRefuses
+from ats_roots.system.openssl import OpenSSLPaths
 from ats_roots.system.plan import Plan, Write
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
@@ -20,7 +22,7 @@ class MacOS:
     def detect(self, target: Target, os_ids: list[str]) -> bool:
         return target.is_host and platform.system() == "Darwin"
 
-    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+    def plan_install(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
         plan = Plan(self.name, target)
         for cert in certs:
             if cert.sha256 in trusted:
@@ -32,11 +34,25 @@ class MacOS:
             plan.commands.append(install_command(path))
         return plan
 
-    def uninstall(self, target: Target) -> Plan:
+    def plan_uninstall(self, target: Target) -> Plan:
         return Plan(self.name, target, notes=["remove with: security delete-certificate -Z SHA1"])
+
+    def tool(self, target: Target) -> str:
+        return "security"
+
+    def openssl(self, target: Target) -> OpenSSLPaths:
+        # Its TLS stack reads the platform store, not an OpenSSL directory;
+        # an OpenSSL there (Homebrew, Git for Windows) keeps its own.
+        return OpenSSLPaths("", None)
 
     def store_files(self, target: Target) -> list[str]:
         return []
+
+    def verify(self, target: Target):
+        raise EnvRefuses(
+            "verify is not available on macOS: ats does not read the platform store; "
+            "check with `security find-certificate -a -Z /Library/Keychains/System.keychain`"
+        )
 
 
 def install_command(pem_path: str) -> list[str]:

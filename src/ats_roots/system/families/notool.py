@@ -11,42 +11,50 @@ from __future__ import annotations
 import os
 
 from ats_roots import _portable
+from ats_roots.system.layout import DIRECT_BUNDLE
+from ats_roots.system.openssl import OpenSSLPaths, openssl_paths
 from ats_roots.system.plan import Link, Plan, Write, read_manifest
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
-
-DIRECT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-DEFAULT_OPENSSL_DIR = "/etc/ssl"
 
 
 class NoTool:
     name = "notool"
 
     def __init__(self, openssl_dir: str | None = None, why: str = ""):
-        self.fixed_openssl_dir = openssl_dir
+        self.fixed_openssl_dir = openssl_dir  # the known family's, when it lacks its tool
         self.why = why
 
     def detect(self, target: Target, os_ids: list[str]) -> bool:
         return True  # the fallback: it needs nothing from the target
 
-    def openssl_dir(self, target: Target) -> str:
-        return self.fixed_openssl_dir or ask_openssl_dir(target) or DEFAULT_OPENSSL_DIR
+    def tool(self, target: Target) -> None:
+        return None
+
+    def openssl(self, target: Target) -> OpenSSLPaths:
+        return openssl_paths(target, self.fixed_openssl_dir)
 
     def store_files(self, target: Target) -> list[str]:
-        return _bundles(target, self.openssl_dir(target))
+        return _bundles(target, self.openssl(target).openssl_dir)
 
-    def plan(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
+    def verify(self, target: Target):
+        from ats_roots.system.view import view_target
+
+        return view_target(target, self)
+
+    def plan_install(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
         plan = Plan(self.name, target)
         if self.why:
             plan.notes.append(self.why)
-        ossl = self.openssl_dir(target)
-        plan.notes.append(f"OPENSSLDIR {ossl}")
-        for bundle in _bundles(target, ossl):
+        paths = self.openssl(target)
+        found = f" (read from {paths.found_in})" if paths.found_in else ""
+        plan.notes.append(f"OPENSSLDIR {paths.openssl_dir}{found}")
+        for bundle in _bundles(target, paths.openssl_dir):
             _plan_bundle(plan, target, bundle, certs)
-        _plan_hash_dir(plan, target, target.resolve(ossl + "/certs"), certs)
+        _plan_hash_dir(plan, target, target.resolve(paths.capath), certs)
         return plan
 
-    def uninstall(self, target: Target) -> Plan:
+    def plan_uninstall(self, target: Target) -> Plan:
         plan = Plan(self.name, target)
         records = read_manifest(target)
         ours: dict[str, list[str]] = {}  # in the order they were appended
@@ -67,22 +75,6 @@ class NoTool:
         plan.forget = [r[1] for r in records]
         return plan
 
-
-def ask_openssl_dir(target: Target) -> str | None:
-    """The target's own OPENSSLDIR, from its openssl or its python, if it can run."""
-    if not target.can_run():
-        return None
-    if target.find_tool(("/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl")):
-        proc = target.run(["openssl", "version", "-d"])
-        if proc.returncode == 0 and '"' in proc.stdout:
-            return proc.stdout.split('"')[1]
-    python = target.find_tool(("/usr/bin/python3", "/usr/local/bin/python3"))
-    if python:
-        code = "import ssl,os;print(os.path.dirname(ssl.get_default_verify_paths().openssl_cafile))"
-        proc = target.run([python, "-c", code])
-        if proc.returncode == 0 and proc.stdout.strip().startswith("/"):
-            return proc.stdout.strip()
-    return None
 
 
 def _bundles(target: Target, ossl: str) -> list[str]:
