@@ -8,7 +8,10 @@ Keep it to os, re, base64, hashlib, tempfile, fcntl, errno.
 
 import base64
 import errno
-import fcntl
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; FileLock is only used on Linux targets
+    fcntl = None
 import hashlib
 import os
 import re
