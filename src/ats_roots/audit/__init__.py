@@ -16,7 +16,7 @@ from ats_roots.audit.scan import audit_target
 from ats_roots.outcome import Outcome
 from ats_roots.system.target import Target
 
-FAIL_ON = ("missing", "pinned", "old-sdk")
+FAIL_ON = ("missing", "pinned", "old-sdk", "expiring")
 
 __all__ = [
     "FAIL_ON", "Report", "audit", "audit_image", "audit_root", "docker_client", "table", "to_json"
@@ -27,12 +27,17 @@ def audit_root(root: str, password: str | None) -> Report:
     return audit_target(Target(root), password)
 
 
-def audit(image: str | None, root: str | None, fail_on=(), storepass="changeit") -> Outcome:
+def audit(
+    image: str | None, root: str | None, fail_on=(), storepass="changeit", warn_days: int = 365
+) -> Outcome:
     """`ats audit IMAGE | --root DIR`: the report, failing on what fail_on names."""
     wanted = _fail_on(fail_on)
     if bool(image) == bool(root):
         raise errors.BadInput("give one of IMAGE or --root DIR")
+    if warn_days < 0:
+        raise errors.BadInput(f"--warn-days {warn_days}: give a number of days, 0 or more")
     report = audit_root(root, storepass) if root else audit_image(docker_client(), image, storepass)
+    report.warn_days = warn_days
     doc = to_json(report, wanted)
     out = Outcome(table(report), doc)
     if doc["failed"]:

@@ -37,8 +37,30 @@ class Store:
     def total(self) -> int:
         return len(self.shas)
 
+    def held(self):
+        """trust.keys.Holding per ATS root: by the pinned certificate, or by a
+        self-signed certificate of its key (signature checked), or only a
+        cross-signed copy (an anchor for partial-chain clients only)."""
+        from ats_roots.audit.read import KNOWN_DERS
+        from ats_roots.trust import keys
+
+        if all(pin in self.shas for _, pin in ATS):  # the usual case: no parsing
+            return [keys.Holding(name, keys.PINNED, pin) for name, pin in ATS]
+        return keys.recognise([KNOWN_DERS[s] for s in sorted(self.shas) if s in KNOWN_DERS])
+
     def ats(self) -> list[bool]:
-        return [pin in self.shas for _, pin in ATS]
+        return [h.trusted for h in self.held()]
+
+    def key_notes(self) -> list[str]:
+        return [f"{h.name}: {h.note}" for h in self.held() if h.note and h.how != "pinned"]
+
+    def expiring(self, at, warn_days: int) -> list[str]:
+        """Calendar warnings for the ATS roots this store depends on."""
+        from ats_roots.trust import calendar
+
+        if self.absent or not self.readable:
+            return []
+        return calendar.store_warnings([h.name for h in self.held() if h.trusted], at, warn_days)
 
     def missing_roots(self) -> list[str]:
         return [name for name, pin in ATS if pin not in self.shas]
@@ -65,6 +87,7 @@ class Store:
             "missing": self.missing_roots() if self.verdict == MISSING else [],
             "verdict": self.verdict,
             "note": self.note,
+            "by_key": self.key_notes(),
         }
 
 
@@ -132,6 +155,17 @@ class Report:
     sdks: list[OldSdk]
     stats: dict
     mail: list[MailSetting] = field(default_factory=list)
+    warn_days: int = 365  # the calendar's window (--warn-days)
+    at: object = None  # when the calendar is read: now, unless a test pins it
+
+    def calendar(self) -> dict[str, list[str]]:
+        """Store path -> warnings: a root it depends on expires or loses TLS
+        trust within warn_days."""
+        import datetime
+
+        at = self.at or datetime.datetime.now(datetime.timezone.utc)
+        found = {s.path: s.expiring(at, self.warn_days) for s in [*self.stores, *self.mail]}
+        return {path: w for path, w in found.items() if w}
 
     def with_verdict(self, verdict: str) -> list[Store]:
         return [s for s in self.stores if s.verdict == verdict]
@@ -140,6 +174,8 @@ class Report:
         """What --fail-on WHAT finds: paths (stores) or package@version (SDKs)."""
         if what == "old-sdk":
             return [f"{s.package} {s.version} ({s.path})" for s in self.sdks]
+        if what == "expiring":
+            return [f"{path} ({'; '.join(w)})" for path, w in self.calendar().items()]
         found = [s.path for s in self.with_verdict(what)]
         # missing covers mail: a trust file without the roots, an unverified SES relay
         verdicts = {what, UNVERIFIED} if what == MISSING else {what}

@@ -54,8 +54,19 @@ def _first_tlv(blob: bytes) -> bytes:
     return blob[: pos + length]
 
 
+# Every certificate read, by SHA-256: content-addressed, so never stale. Stores
+# keep fingerprints only; recognising a root by its key (model.Store.held)
+# looks the certificates up here.
+KNOWN_DERS: dict[str, bytes] = {}
+
+
 def fingerprints(ders: list[bytes]) -> set[str]:
-    return {_portable.sha256_hex(der) for der in ders}
+    out = set()
+    for der in ders:
+        sha = _portable.sha256_hex(der)
+        KNOWN_DERS.setdefault(sha, der)
+        out.add(sha)
+    return out
 
 
 def is_ca(der: bytes) -> bool:

@@ -17,6 +17,7 @@ def to_json(report: Report, fail_on: list[str] | None = None) -> dict:
         "old_sdks": [s.to_json() for s in report.sdks],
         "summary": report.counts(),
         "scan": report.stats,
+        "calendar": {"warn_days": report.warn_days, "stores": report.calendar()},
         "fail_on": {what: found for what, found in failed.items()},
         "failed": any(failed.values()),
     }
@@ -45,6 +46,11 @@ def table(report: Report) -> list[str]:
                 f"  {sdk.path}",
                 f"  ! {sdk.why}",
             ]
+    due = report.calendar()
+    if due:
+        lines += ["", f"calendar (within {report.warn_days} days):"]
+        for path, warnings in due.items():
+            lines += [f"{path}"] + [f"  ! {w}" for w in warnings]
     lines += ["", _summary(report)]
     return lines
 
@@ -60,6 +66,8 @@ def _row(s: Store, width: int, kinds: int) -> list[str]:
         out.append(f"  ! {s.source()}" + (f": {s.note}" if s.note else ""))
     elif s.note:
         out.append(f"  ! {s.note}")
+    if not (isinstance(s, MailSetting) and s.fixed):
+        out += [f"  ! {note}" for note in s.key_notes()]
     return out
 
 

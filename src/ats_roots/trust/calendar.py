@@ -124,3 +124,21 @@ def root_warnings(names: list[str], at: datetime.datetime, warn_days: int) -> li
         if e.name in names:
             out += e.soon(at, warn_days)
     return out
+
+
+SFS_G2 = "Starfield Services Root Certificate Authority - G2"
+
+
+def depended_on(held: list[str]) -> list[str]:
+    """The roots a store with these (ATS root names) actually depends on: each
+    Amazon Root CA it holds, and Starfield Services G2 only when an Amazon
+    root is missing (chains then reach it through G2's cross-signs)."""
+    amazon = [e.name for e in entries() if not e.legacy and e.name != SFS_G2]
+    out = [n for n in held if n in amazon]
+    if SFS_G2 in held and any(n not in held for n in amazon):
+        out.append(SFS_G2)
+    return out
+
+
+def store_warnings(held: list[str], at: datetime.datetime, warn_days: int) -> list[str]:
+    return root_warnings(depended_on(held), at, warn_days)

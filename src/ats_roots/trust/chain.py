@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from ats_roots import _portable
 from ats_roots.errors import BadInput
 from ats_roots.trust import calendar
-from ats_roots.trust.roots import load_der_quietly
+
+
+def load_der_quietly(der: bytes):
+    """cryptography is imported here, not at module import: `ats` starts fast."""
+    from ats_roots.trust.roots import load_der_quietly as load
+
+    return load(der)
+
 
 PROFILE_TEXT = {
     "default": "OpenSSL default (curl, Postfix, Python <= 3.12)",

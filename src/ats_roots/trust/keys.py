@@ -90,3 +90,33 @@ def _shadow(held: Holding, ders: list[bytes], pins: list[KeyPin]) -> Holding:
         if crossed:
             return Holding(held.name, held.how, held.sha256, shadowed=True)
     return held
+
+
+def store_report(view, pins: list[KeyPin] | None = None) -> list[dict]:
+    """Per root: trusted (an anchor for OpenSSL's default), how it is held,
+    where, and a note (system.view.StoreView: what the places OpenSSL reads
+    hold, in the order it reads them)."""
+    pins = key_pins() if pins is None else pins
+    trusted = view.trusted()
+    ders = [der for sha, der in view.der_by_sha.items() if sha in trusted]
+    out = []
+    for pin, held in zip(pins, recognise(ders, pins)):
+        out.append(
+            {
+                "name": pin.name,
+                "sha256": _portable.colon_hex(pin.sha256),
+                "spki_sha256": _portable.colon_hex(pin.spki_sha256),
+                "trusted": held.trusted,
+                "how": held.how,
+                "held_sha256": _portable.colon_hex(held.sha256) if held.sha256 else "",
+                "where": view.where(held.sha256 or pin.sha256),
+                "note": held.note,
+            }
+        )
+    return out
+
+
+def anchors(view) -> list[bytes]:
+    """The certificates OpenSSL would trust, in the order it reads them."""
+    trusted = view.trusted()
+    return [der for sha, der in view.der_by_sha.items() if sha in trusted]

@@ -91,13 +91,20 @@ class Root:
         return "ats-" + self.filename.rsplit(".", 1)[0]
 
     def summary(self) -> dict:
+        from ats_roots.trust import calendar
+
         cert = self.certificate
+        spki = _portable.spki_sha256(self.der)
+        entry = calendar.by_key().get(spki)
+        dates = entry.to_json() if entry else {}
         return {
             "name": self.name,
             "file": self.filename,
             "subject": cert.subject.rfc4514_string(),
             "sha256": _portable.colon_hex(self.sha256),
+            "spki_sha256": _portable.colon_hex(spki),
             "not_after": cert.not_valid_after_utc.isoformat(),
+            **{k: v for k, v in dates.items() if k != "not_after"},
         }
 
 
