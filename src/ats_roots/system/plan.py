@@ -3,20 +3,28 @@
 A family module says where anchors go and which tool compiles them; this
 module turns that into a plan (every file written, every command run), and
 carries it out atomically and only ever adding what was not there.
+
+Check everything, then change anything: apply() first asks every question
+whose answer could refuse the plan (a path that leads nowhere safe, a
+read-only or foreign directory, too little space, a tool that cannot run),
+then writes every new file as a synced temp file beside its destination,
+and only then renames them into place. A refusal before that point leaves
+the target byte-identical; a failure after it puts back what was there.
+Every change goes through the target's safepath.Root.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass, field
 
 from ats_roots import _portable
 from ats_roots.errors import EnvRefuses
-from ats_roots.system.target import Target
-
-MANIFEST = "/var/lib/ats-roots/manifest"
-LOCK = "/var/lib/ats-roots/lock"
+from ats_roots.system import safepath
+from ats_roots.system.layout import LOCK, MANIFEST  # noqa: F401 - LOCK: for callers
+from ats_roots.system.target import Target, refusing
 
 
 @dataclass
@@ -75,41 +83,103 @@ class Plan:
 
 def read_manifest(target: Target) -> list[tuple[str, ...]]:
     """Records of what earlier installs added: ('anchor', path, sha) and so on."""
-    try:
-        with open(target.path(MANIFEST), encoding="utf-8") as f:
-            return [tuple(line.split("\t")) for line in f.read().splitlines() if line]
-    except FileNotFoundError:
+    data = target.read(MANIFEST)
+    if data is None:
         return []
+    return [tuple(line.split("\t")) for line in data.decode("utf-8").splitlines() if line]
 
 
-def apply(plan: Plan, on_change=None) -> list[str]:
+SPACE_MARGIN = 1 << 20  # a bundle rewritten needs room for both copies; and some slack
+
+
+def preflight(plan: Plan, also: tuple[str, ...] = ()) -> None:
+    """Every reason to refuse plan (and writing the inner dirs in also), found
+    before its first write; raises EnvRefuses with one line, changes nothing."""
+    target = plan.target
+    need: dict[str, int] = {}  # inner dir -> bytes staged there
+    for w in plan.writes:
+        resolved = target.resolve(w.path)
+        st = target.lstat(resolved)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise EnvRefuses(
+                f"{target.path(w.path)}: is {safepath.kind_of(st.st_mode)} where ats writes "
+                "a file; nothing was changed"
+            )
+        parent = os.path.dirname(resolved)
+        need[parent] = need.get(parent, 0) + len(w.data)
+    for inner in [k.path for k in plan.links] + list(plan.removes):
+        parent = target.resolve(os.path.dirname(inner))
+        need.setdefault(parent, 0)
+    if plan.manifest or plan.forget:
+        need.setdefault(os.path.dirname(target.resolve(MANIFEST)), 4096)
+    for inner in also:
+        need.setdefault(target.resolve(inner), 0)
+    free: dict[int, list] = {}  # device -> [free bytes, bytes needed, a dir on it]
+    for inner_dir, size in sorted(need.items()):
+        device, avail, problem = refusing(target.fs.probe_dir, inner_dir)
+        if problem:
+            raise EnvRefuses(
+                f"{target.path(inner_dir)}: {problem}; run as root on a writable file system, "
+                "or use the hook's private bundle (ats-hook); nothing was changed"
+            )
+        entry = free.setdefault(device, [avail, 0, inner_dir])
+        entry[1] += size
+    for avail, size, inner_dir in free.values():
+        if size and avail < size + SPACE_MARGIN:
+            raise EnvRefuses(
+                f"{target.path(inner_dir)}: no space left ({avail} bytes free, ats needs "
+                f"{size + SPACE_MARGIN}); nothing was changed"
+            )
+    for argv in plan.commands:
+        why = target.why_cannot_run(argv)
+        if why:
+            raise EnvRefuses(why + "; nothing was changed")
+
+
+def apply(plan: Plan, on_change=None, checked: bool = False) -> list[str]:
     """Carry out a plan; returns the output of the commands it ran.
 
     Paths are followed as the target sees them, so an absolute symlink in an
     image never sends a write outside its root. File changes are all or
     nothing: if one fails, those already made are put back as they were."""
     target = plan.target
+    fs = target.fs
+    if not checked:
+        preflight(plan)
+    manifest = _manifest_data(plan)
+    for inner_dir in {os.path.dirname(target.resolve(w.path)) for w in plan.writes}:
+        fs.remove_stale_temps(inner_dir)  # a killed run's; installs hold the lock
+    created: list[str] = []
+    staged: list = []
     undo: list[tuple] = []
     try:
-        for w in plan.writes:
-            host = target.path(target.resolve(w.path))
-            _makedirs(os.path.dirname(host), undo)
-            undo.append(_saved(host))
-            _portable.atomic_write(host, w.data, w.mode)
+        try:
+            for w in plan.writes:
+                staged.append(fs.stage(w.path, w.data, w.mode, created))
+            if manifest is not None:
+                staged.append(fs.stage(MANIFEST, manifest, 0o644, created))
+        except BaseException:
+            for s in staged:
+                s.discard()
+            remove_created(fs, created)
+            raise
+        for s in staged:
+            undo.append(_saved(fs, s.inner))
+            s.commit()
         for k in plan.links:
-            host = _host_entry(target, k.path)
-            undo.append(_saved(host))
-            if os.path.lexists(host):
-                os.unlink(host)
-            os.symlink(k.points_to, host)
+            undo.append(_saved(fs, k.path))
+            fs.symlink(k.path, k.points_to, created)
         for inner in plan.removes:
-            host = _host_entry(target, inner)
-            undo.append(_saved(host))
-            if os.path.lexists(host):
-                os.unlink(host)
-        _update_manifest(plan)
-    except OSError as exc:
-        _restore(undo)
+            undo.append(_saved(fs, inner))
+            fs.unlink(inner)
+    except (OSError, safepath.Refused) as exc:
+        for s in staged:
+            if s.tmp is not None:
+                s.discard()
+        _restore(fs, undo)
+        remove_created(fs, created)
+        if isinstance(exc, safepath.Refused):
+            raise EnvRefuses(str(exc)) from None
         where = exc.filename2 or exc.filename or target.root  # a rename: its destination
         if _portable.is_readonly_error(exc):
             raise EnvRefuses(
@@ -126,54 +196,47 @@ def apply(plan: Plan, on_change=None) -> list[str]:
                 f"{' '.join(argv)} failed with exit {proc.returncode}: "
                 + (proc.stderr.strip().splitlines() or ["no output"])[-1]
             )
+    outputs += target.notes
     return outputs
 
 
-def _host_entry(target: Target, inner: str) -> str:
-    """Host path of a directory entry itself (a link to replace or remove):
-    its directory resolved inside the target, its last part not followed."""
-    parent, name = os.path.split(inner)
-    return os.path.join(target.path(target.resolve(parent)), name)
+def _saved(fs: safepath.Root, inner: str) -> tuple:
+    """What is at inner now (the entry itself), for _restore."""
+    st = fs.lstat(inner)
+    if st is None:
+        return (inner, "absent")
+    if stat.S_ISLNK(st.st_mode):
+        return (inner, "link", fs.readlink(inner))
+    if stat.S_ISREG(st.st_mode):
+        return (inner, "file", fs.read(fs.resolve(inner)), stat.S_IMODE(st.st_mode))
+    return (inner, "other")
 
 
-def _saved(host: str) -> tuple:
-    """What is at host now, for _restore."""
-    if os.path.islink(host):
-        return (host, "link", os.readlink(host))
-    if os.path.isfile(host):
-        with open(host, "rb") as f:
-            return (host, "file", f.read(), os.stat(host).st_mode & 0o7777)
-    return (host, "absent" if not os.path.lexists(host) else "other")
-
-
-def _makedirs(host_dir: str, undo: list) -> None:
-    missing = []
-    while host_dir and not os.path.lexists(host_dir):
-        missing.append(host_dir)
-        host_dir = os.path.dirname(host_dir)
-    for d in reversed(missing):
-        os.mkdir(d, 0o755)
-        undo.append((d, "dir"))
-
-
-def _restore(undo: list) -> None:
+def _restore(fs: safepath.Root, undo: list) -> None:
     """Put back what _saved recorded, newest first; best effort."""
-    for host, kind, *saved in reversed(undo):
-        with contextlib.suppress(OSError):
-            if kind == "dir":
-                os.rmdir(host)
-            elif kind == "file":
-                _portable.atomic_write(host, saved[0], saved[1])
+    for inner, kind, *saved in reversed(undo):
+        with contextlib.suppress(OSError, safepath.Refused):
+            if kind == "file":
+                fs.replace(inner, saved[0], saved[1])
             elif kind in ("link", "absent"):
-                if os.path.islink(host) or os.path.isfile(host):
-                    os.unlink(host)
+                st = fs.lstat(inner)
+                if st is not None and not stat.S_ISDIR(st.st_mode):
+                    fs.unlink(inner)
                 if kind == "link":
-                    os.symlink(saved[0], host)
+                    fs.symlink(inner, saved[0])
 
 
-def _update_manifest(plan: Plan) -> None:
+def remove_created(fs: safepath.Root, created: list) -> None:
+    for inner in reversed(created):
+        with contextlib.suppress(OSError, safepath.Refused):
+            if not fs.rmdir(inner):  # the lock file, made for this run
+                fs.unlink(inner)
+
+
+def _manifest_data(plan: Plan) -> bytes | None:
+    """The manifest's new bytes, or None when it stays as it is."""
     if not (plan.manifest or plan.forget):
-        return
+        return None
     records = ["\t".join(r) for r in read_manifest(plan.target)]
     forget = set(plan.forget)
     kept = [r for r in records if r.split("\t")[1] not in forget]
@@ -181,10 +244,4 @@ def _update_manifest(plan: Plan) -> None:
         if line not in kept:
             kept.append(line)
     data = ("\n".join(kept) + "\n").encode() if kept else b""
-    host = plan.target.path(MANIFEST)
-    if os.path.exists(host):
-        with open(host, "rb") as f:
-            if f.read() == data:
-                return
-    os.makedirs(os.path.dirname(host), 0o755, exist_ok=True)
-    _portable.atomic_write(host, data)
+    return None if plan.target.read(MANIFEST) == data else data

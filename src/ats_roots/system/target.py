@@ -1,15 +1,29 @@
 """The target: a root file system ats acts on ('/' or an unpacked image),
-and what ats may learn from it or run in it."""
+and what ats may learn from it or run in it.
+
+Every path inside a target is reached through system/safepath.py (one
+directory fd at a time, links resolved as the target sees them); this
+module maps its refusals to exit 3. Only `install` and `uninstall` ever run
+a program of the target's (its distribution's CA tool), through run().
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import stat
 import subprocess
 
-from ats_roots import _portable
 from ats_roots.errors import BadInput, EnvRefuses
+from ats_roots.system import safepath
+
+# The environment a target's tool gets: nothing of the caller's (no tokens,
+# no proxies, no TMPDIR that only exists on the host).
+TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+TOOL_TIMEOUT = 300  # update-ca-trust on a slow disk: tens of seconds; a hung tool: never
+UNSHARE = ["unshare", "--mount", "--pid", "--ipc", "--net", "--fork", "--kill-child"]
+_ISOLATION: list = []  # probed once: [True] or [reason it is not available]
 
 
 class Target:
@@ -19,50 +33,54 @@ class Target:
         if not os.path.isdir(root):
             raise BadInput(f"{root}: no such directory; give --root the top of a root file system")
         self.root = os.path.abspath(root)
+        try:
+            self.fs = safepath.Root(self.root)
+        except OSError as exc:
+            raise EnvRefuses(f"{root}: cannot open ({exc.strerror})") from None
+        self.notes: list[str] = []  # said once, with the install's output
 
     @property
     def is_host(self) -> bool:
         return self.root == "/"
 
     def path(self, inner: str) -> str:
-        """Host path of an absolute path inside the target."""
+        """Host path of an absolute path inside the target (for messages and
+        reads of a path already resolve()d; never for a write)."""
         return os.path.join(self.root, inner.lstrip("/"))
 
     def resolve(self, inner: str) -> str:
         """Follow symlinks as the target sees them (absolute links stay inside it)."""
-        parts = [p for p in inner.split("/") if p]
-        resolved: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            candidate = "/" + "/".join(resolved + [part])
-            host = self.path(candidate)
-            if os.path.islink(host) and hops < 40:
-                hops += 1
-                link = os.readlink(host)
-                if link.startswith("/"):
-                    resolved = []
-                parts = [p for p in link.split("/") if p] + parts
-                continue
-            resolved.append(part)
-        return "/" + "/".join(resolved)
+        return refusing(self.fs.resolve, inner)
+
+    def read(self, inner: str) -> bytes | None:
+        """A regular file's bytes, links followed inside the target; None if absent."""
+        try:
+            return refusing(self.fs.read, inner)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def lstat(self, inner: str):
+        return refusing(self.fs.lstat, inner)
+
+    def stat(self, inner: str):
+        """os.stat of inner, links followed inside the target; None if absent."""
+        return self.lstat(self.resolve(inner))
 
     def exists(self, inner: str) -> bool:
-        return os.path.lexists(self.path(inner))
+        return self.lstat(inner) is not None
 
     def os_release(self) -> dict:
+        from ats_roots import _portable
+
         for inner in ("/etc/os-release", "/usr/lib/os-release"):
-            host = self.path(self.resolve(inner))
-            if os.path.exists(host):  # a directory there is unreadable, not missing
-                try:
-                    with open(host, encoding="utf-8", errors="replace") as f:
-                        return _portable.parse_os_release(f.read())
-                except OSError as exc:
-                    raise BadInput(f"{self.path(inner)}: unreadable ({exc.strerror})") from None
+            try:
+                data = self.read(inner)
+            except IsADirectoryError:  # a directory there is unreadable, not missing
+                raise BadInput(f"{self.path(inner)}: unreadable (a directory)") from None
+            except OSError as exc:
+                raise BadInput(f"{self.path(inner)}: unreadable ({exc.strerror})") from None
+            if data is not None:
+                return _portable.parse_os_release(data.decode("utf-8", "replace"))
         raise BadInput(
             f"{self.path('/etc/os-release')}: missing; cannot tell the distribution "
             "(pass --family to choose one)"
@@ -70,59 +88,159 @@ class Target:
 
     def find_tool(self, candidates) -> str | None:
         for inner in candidates:
-            host = self.path(inner)
-            if os.path.isfile(host) and os.access(host, os.X_OK):
+            st = self.stat(inner)
+            if st is not None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
                 return inner
         return None
 
     def can_run(self) -> bool:
         return self.is_host or os.geteuid() == 0
 
-    def run(self, argv: list[str]) -> subprocess.CompletedProcess:
-        """Run a command of the target's own, inside it (chroot) when not the host."""
+    def why_cannot_run(self, argv: list[str]) -> str | None:
+        """Why run(argv) would fail before it starts, or None: asked before
+        the first write, so that a refusal leaves the target as it was."""
         if not self.can_run():
-            raise EnvRefuses(
-                f"not root, so cannot chroot into {self.root}; run there as root: "
+            return (
+                f"not root, so cannot chroot into {self.root}; run as root: "
                 + " ".join(["chroot", self.root, *argv])
             )
+        tool = self.stat(argv[0]) if argv[0].startswith("/") else None
+        if argv[0].startswith("/") and (tool is None or not stat.S_ISREG(tool.st_mode)):
+            return f"{self.path(argv[0])}: missing; install the distro's CA package there"
+        if tool is not None and not tool.st_mode & 0o111:
+            return f"{self.path(argv[0])}: not executable"
+        interpreter = self._interpreter(argv[0]) if tool is not None else None
+        if interpreter and self.find_tool([interpreter]) is None:
+            return f"{self.path(argv[0])} needs {interpreter}, which {self.root} lacks"
+        return None
+
+    def _interpreter(self, inner: str) -> str | None:
+        try:
+            head = refusing(self.fs.read, inner, 256)
+        except OSError:
+            return None
+        if not head.startswith(b"#!") or not head[2:].split():
+            return None
+        return head[2:].split()[0].decode("utf-8", "replace")
+
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess:
+        """Run a command of the target's own, inside it (chroot) when not the
+        host: environment PATH and LANG only, stdin closed, a timeout, and new
+        mount, PID, IPC and network namespaces where the host allows them (so
+        that nothing it starts outlives it and it reaches no network)."""
+        why = self.why_cannot_run(argv)
+        if why:
+            raise EnvRefuses(why)
         full = list(argv) if self.is_host else ["chroot", self.root, *argv]
-        # Debian's update-ca-certificates writes its temp files under $TMPDIR.
-        env = dict(os.environ, TMPDIR="/tmp", LC_ALL="C")
+        isolated = isolation()
+        if isolated is True:
+            full = UNSHARE + full
+        elif f"note: {isolated}" not in self.notes:
+            self.notes.append(f"note: {isolated}")
         with self._dev_null():
-            return subprocess.run(full, capture_output=True, text=True, env=env, check=False)
+            proc = subprocess.Popen(
+                full,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(TOOL_ENV),
+                start_new_session=True,  # its whole group goes on a timeout
+            )
+            try:
+                out, err = proc.communicate(timeout=TOOL_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                raise EnvRefuses(
+                    f"{' '.join(argv)} ran longer than {TOOL_TIMEOUT} s in {self.root}; stopped it"
+                ) from None
+            _kill_group(proc)  # a daemon it left behind (without a PID namespace)
+            text = [b.decode("utf-8", "replace") for b in (out, err)]
+            return subprocess.CompletedProcess(full, proc.returncode, *text)
 
     @contextlib.contextmanager
     def _dev_null(self):
         """The distro tools redirect to /dev/null. An unpacked image may lack it,
         and inside a docker build (nodev mounts, fuse-overlayfs) the node copied
         from the base cannot be opened. Lend a working one for the run: a real
-        node where mknod works, else an empty file; put back what was there."""
-        node = self.path("/dev/null")
-        if self.is_host or not os.path.isdir(self.path("/dev")) or _writable(node):
+        node where mknod works, else an empty file; put back what was there.
+        All of it through the safe path: /dev may be a link in a hostile tree."""
+        node, saved = "/dev/null", "/dev/null.ats-saved"
+        if self.is_host:
             yield
             return
-        saved = node + ".ats-saved"
-        if os.path.lexists(node):
-            os.rename(node, saved)
+        dev = self.lstat("/dev")
+        if dev is None or not stat.S_ISDIR(dev.st_mode):
+            yield
+            return
+        if self.lstat(saved) is not None:  # a run killed while it lent one: put it back
+            self.fs.unlink(node)
+            self.fs.rename(saved, "null")
+        if _usable_null(self.fs):
+            yield
+            return
+        if self.lstat(node) is not None:
+            self.fs.rename(node, "null.ats-saved")
         try:
             with contextlib.suppress(OSError):
-                os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-            if not _writable(node):
-                if os.path.lexists(node):
-                    os.unlink(node)
-                open(node, "wb").close()
+                self.fs.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            if not _usable_null(self.fs):
+                self.fs.unlink(node)
+                self.fs.create_empty(node)
             yield
         finally:
-            if os.path.lexists(node):
-                os.unlink(node)
-            if os.path.lexists(saved):
-                os.rename(saved, node)
+            self.fs.unlink(node)
+            if self.lstat(saved) is not None:
+                self.fs.rename(saved, "null")
 
 
-def _writable(path: str) -> bool:
-    """Can path be opened for writing? Never creates or truncates it."""
+def refusing(function, *args):
+    """Call a safepath function; its refusal becomes exit 3 with its one line."""
     try:
-        os.close(os.open(path, os.O_WRONLY))
-        return True
-    except OSError:
+        return function(*args)
+    except safepath.Refused as exc:
+        raise EnvRefuses(str(exc)) from None
+
+
+def _usable_null(fs: safepath.Root) -> bool:
+    """Can /dev/null be opened for writing, and is it a device or a plain
+    file (not a FIFO that would block the tool)? Never creates or truncates."""
+    fd = fs.open_writable("/dev/null")
+    if fd is None:
         return False
+    try:
+        mode = os.fstat(fd).st_mode
+        return stat.S_ISCHR(mode) or stat.S_ISREG(mode)
+    finally:
+        os.close(fd)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def isolation():
+    """True if this host lets us make new namespaces for a tool, else why not."""
+    if not _ISOLATION:
+        try:
+            probe = subprocess.run(
+                [*UNSHARE, "true"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                env=dict(TOOL_ENV),
+                timeout=10,
+                check=False,
+            )
+            ok = probe.returncode == 0
+            why = (probe.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            ok, why = False, str(exc)
+        _ISOLATION.append(
+            True
+            if ok
+            else f"the host allows no new namespaces ({why}): the tool ran with a scrubbed "
+            "environment and a timeout, but shares this host's network and processes"
+        )
+    return _ISOLATION[0]
