@@ -14,6 +14,7 @@ import pytest
 from ats_roots.audit import audit_root
 from ats_roots.audit.scan import audit_target
 from ats_roots.audit.sparse import materialize
+from ats_roots.errors import BadInput
 from ats_roots.system.target import Target
 
 
@@ -112,11 +113,14 @@ def test_never_writes_through_a_symlink_or_outside(tmp_path):
         [
             (_member("escape", tarfile.SYMTYPE, str(outside)), None),
             (evil_file, pem),
-            (dotdot, pem),
         ],
     )
     materialize(chunks(data), str(tmp_path / "sparse"))
     assert list(outside.iterdir()) == []
+    # A member with '..' is refused, named, and nothing lands above the copy.
+    data = export_of(str(tmp_path / "empty"), [(dotdot, pem)])
+    with pytest.raises(BadInput, match=r"'\.\./ca\.pem' climbs out"):
+        materialize(chunks(data), str(tmp_path / "sparse2"))
     assert not (tmp_path / "ca.pem").exists()
 
 

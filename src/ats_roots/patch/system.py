@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import stat
 import tarfile
 
 from ats_roots.audit.family import Family, family_of
 from ats_roots.audit.image import created
 from ats_roots.audit.model import Report
-from ats_roots.errors import EnvRefuses
-from ats_roots.patch.layer import Layer
+from ats_roots.errors import BadInput, EnvRefuses
+from ats_roots.patch.layer import Layer, check_member
 from ats_roots.system.families.notool import NoTool
 from ats_roots.system.layout import MANIFEST
 from ats_roots.system.plan import apply
@@ -61,17 +62,16 @@ def patch_system(
 
 
 def _missing_interpreter(target: Target, tool: str) -> str | None:
-    """The #! interpreter of a tool script, if the image does not have it."""
+    """The #! interpreter of a tool script, if the image does not have it
+    (read through the safe path: the sparse copy is the image's layout)."""
     try:
-        with open(target.path(target.resolve(tool)), "rb") as f:
-            first = f.readline(256)
+        first = (target.read(tool) or b"").split(b"\n", 1)[0][:256]
     except OSError:
         return tool
-    if not first.startswith(b"#!"):
+    if not first.startswith(b"#!") or not first[2:].split():
         return None  # a binary
     interpreter = first[2:].split()[0].decode("utf-8", "replace")
-    host = target.path(target.resolve(interpreter))
-    return None if os.path.isfile(host) and os.access(host, os.X_OK) else interpreter
+    return None if target.find_tool([interpreter]) else interpreter
 
 
 def _with_tool(client, image, target: Target, family: Family, certs, layer: Layer):
@@ -91,7 +91,7 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
         environment={"LC_ALL": "C"},
         **user,
     ) as container:
-        container.put_archive("/", _tar_of(target.root, put))
+        container.put_archive("/", _tar_of(target, put))
         container.start()
         status = container.wait(timeout=TOOL_TIMEOUT)
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace").strip()
@@ -121,9 +121,8 @@ def _without_tool(target: Target, family: Family, certs, layer: Layer, why: str)
     apply(plan)  # on the sparse copy: no commands in a no-tool plan
     paths = [w.path for w in plan.writes] + [k.path for k in plan.links] + [MANIFEST]
     for inner in paths:
-        layer.copy_from(
-            target.root, target.resolve(os.path.dirname(inner)) + "/" + os.path.basename(inner)
-        )
+        resolved = target.resolve(os.path.dirname(inner)) + "/" + os.path.basename(inner)
+        layer.copy_from(target.fs, resolved)
     lines = [f"{family.name}: no tool run ({why}); bundles and hash links written directly"]
     lines += [f"  {line}" for line in plan.lines()[1:] if not line.startswith("note:")]
     return SystemPatch(family.name, "notool", lines)
@@ -147,25 +146,36 @@ def _run_noise(path: str) -> bool:
 
 def _unpack_one(stream, inner: str, layer: Layer) -> None:
     """get_archive's tar holds the entry under its base name (a directory with
-    its contents): put it back at inner."""
+    its contents): put it back at inner. Every member is checked first
+    (layer.check_member) and a name seen twice is refused."""
     data = io.BytesIO(b"".join(stream))
     base = os.path.basename(inner)
+    seen: set[str] = set()
     with tarfile.open(fileobj=data) as tar:
         for member in tar:
+            check_member(member)
             name = member.name.rstrip("/")
+            if name in seen:
+                raise BadInput(f"image member {member.name!r}: appears twice; refused")
+            seen.add(name)
             if name == base or name.startswith(base + "/"):
                 layer.add_member(tar, member, os.path.dirname(inner) + "/" + name)
 
 
-def _tar_of(root: str, inners: list[str]) -> bytes:
+def _tar_of(target: Target, inners: list[str]) -> bytes:
+    """The files at inners in the sparse copy, as a tar for put_archive: read
+    through the safe path, named as the image resolves them."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for inner in inners:
-            host = root + inner
-            if os.path.lexists(host):
-                info = tar.gettarinfo(host, arcname=inner.lstrip("/"))
-                info.uid = info.gid = 0
-                info.uname = info.gname = "root"
-                with open(host, "rb") as f:
-                    tar.addfile(info, f)
+            resolved = target.resolve(inner)
+            data = target.read(resolved)
+            if data is None:
+                continue
+            info = tarfile.TarInfo(resolved.lstrip("/"))
+            info.size = len(data)
+            info.mode = stat.S_IMODE(target.lstat(resolved).st_mode)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
