@@ -264,16 +264,101 @@ def test_private_bundle_makes_openssl_verify_amazon_intermediates(hook_env, tmp_
     assert proc.stdout.count(": OK") == len(certs)
 
 
-def test_user_variables_are_kept_unless_override(hook_env):
-    env = dict(hook_env, SSL_CERT_FILE="/mine.pem", NODE_EXTRA_CA_CERTS="/node.pem")
+def test_user_variables_that_trust_the_roots_are_kept_unless_override(hook_env, bundles):
+    good = str(bundles / "good.pem")
+    env = dict(hook_env, SSL_CERT_FILE=good, NODE_EXTRA_CA_CERTS=good)
     kept = dumped(run_hook(["--", *DUMP_ENV], env))["env"]
-    assert kept["SSL_CERT_FILE"] == "/mine.pem"
-    assert kept["NODE_EXTRA_CA_CERTS"] == "/node.pem"
+    assert kept["SSL_CERT_FILE"] == good
+    assert kept["NODE_EXTRA_CA_CERTS"] == good
     assert kept["CURL_CA_BUNDLE"].endswith("/ca-bundle.pem")
     replaced = dumped(run_hook(["--override-env", "--", *DUMP_ENV], env))["env"]
     assert replaced["SSL_CERT_FILE"].endswith("/ca-bundle.pem")
     by_env = dumped(run_hook(["--", *DUMP_ENV], dict(env, ATS_HOOK_OVERRIDE_ENV="1")))["env"]
     assert by_env["NODE_EXTRA_CA_CERTS"].endswith("/ca-bundle.pem")
+
+
+# --- a variable already set must not defeat the hook (issue 11)
+
+OPENSSL_VERIFY = ["openssl", "verify", "-no-CApath", "-no-CAstore"]  # only SSL_CERT_FILE counts
+INTERMEDIATES = [str(FIXTURES / n) for n in ("r2m02.pem", "r4m02.pem", "e2m02.pem", "e3m02.pem")]
+
+
+def test_variables_set_to_the_system_bundle_get_the_roots(hook_env, bundles):
+    """The issue's reproduction: SSL_CERT_FILE, REQUESTS_CA_BUNDLE and AWS_CA_BUNDLE
+    already name the system bundle, which lacks the roots; non-root, enforce.
+    Before: exit 0, CMD ran against that bundle. Now each names a bundle with
+    the roots, and openssl (reading SSL_CERT_FILE) verifies the intermediates."""
+    system = hook_env["ATS_HOOK_SYSTEM_BUNDLES"]
+    env = dict(hook_env, SSL_CERT_FILE=system, REQUESTS_CA_BUNDLE=system, AWS_CA_BUNDLE=system)
+    without = subprocess.run([*OPENSSL_VERIFY, *INTERMEDIATES], env=env, capture_output=True)
+    assert without.returncode != 0  # negative control: the variable's bundle lacks them
+    proc = run_hook(["--", *DUMP_ENV], env)
+    child = dumped(proc)["env"]
+    for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE"):
+        data = Path(child[var]).read_bytes()
+        assert child[var] != system and data.startswith(Path(system).read_bytes()), var
+        assert all(p.read_bytes() in data for p in ROOT_FILES), var
+    assert len(proc.stderr.splitlines()) == 1 and "roots added: SSL_CERT_FILE" in proc.stderr
+    verify = run_hook(["--", *OPENSSL_VERIFY, *INTERMEDIATES], env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    again = run_hook(["--", *DUMP_ENV], env)  # a restart: remembered, the same files
+    assert dumped(again)["env"]["SSL_CERT_FILE"] == child["SSL_CERT_FILE"]
+
+
+def test_a_variable_keeps_what_it_meant_plus_the_roots(hook_env, bundles, site_ca):
+    """NODE_EXTRA_CA_CERTS, CURL_CA_BUNDLE and GIT_SSL_CAINFO naming another bundle
+    (here: only a site CA): their copy is that bundle plus the roots, not ours."""
+    site = str(bundles / "site-ca.pem")
+    env = dict(hook_env, NODE_EXTRA_CA_CERTS=site, CURL_CA_BUNDLE=site, GIT_SSL_CAINFO=site)
+    child = dumped(run_hook(["--", *DUMP_ENV], env))["env"]
+    copy = child["NODE_EXTRA_CA_CERTS"]
+    assert child["CURL_CA_BUNDLE"] == copy == child["GIT_SSL_CAINFO"] != site
+    data = Path(copy).read_bytes()
+    assert data.startswith(Path(site).read_bytes())
+    assert (bundles / "noamazon.pem").read_bytes() not in data  # not the system's roots
+    assert all(p.read_bytes() in data for p in ROOT_FILES)
+    assert child["SSL_CERT_FILE"].endswith("/ca-bundle.pem")  # unset: ours, as before
+
+
+@pytest.mark.parametrize("var", ["SSL_CERT_FILE", "AWS_CA_BUNDLE", "SSL_CERT_DIR"])
+def test_a_variable_naming_nothing_readable_is_exit_3(hook_env, tmp_path, var):
+    env = dict(hook_env, **{var: str(tmp_path / "no-such-bundle.pem")})
+    if var == "SSL_CERT_DIR":
+        env[var] = str(tmp_path / "no-such-dir")
+    proc = run_hook(["--", "sh", "-c", "echo ran"], env)
+    if var == "SSL_CERT_DIR":  # an empty list of places: the roots go in ours
+        assert proc.returncode == 0 and proc.stdout == "ran\n", proc.stderr
+        return
+    assert proc.returncode == 3 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[-1].startswith("ats-hook: error: %s names " % var), lines
+    warned = run_hook(["--mode", "warn", "--", "sh", "-c", "echo ran"], env)
+    assert warned.returncode == 0 and warned.stdout == "ran\n"
+    overridden = run_hook(["--override-env", "--", *DUMP_ENV], env)
+    assert dumped(overridden)["env"][var].endswith("/ca-bundle.pem")
+
+
+def test_ssl_cert_dir_gets_a_private_directory_after_yours(hook_env, bundles, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl")
+    theirs = tmp_path / "certs"
+    theirs.mkdir()
+    shutil.copy(bundles / "site-ca.pem", theirs / "site.pem")
+    subprocess.run(["openssl", "rehash", str(theirs)], check=True, capture_output=True)
+    # only the directories count: no default file, no store
+    verify = ["openssl", "verify", "-no-CAfile", "-no-CAstore", *INTERMEDIATES]
+    env = dict(hook_env, SSL_CERT_DIR=str(theirs))
+    env["ATS_HOOK_SYSTEM_BUNDLES"] = str(bundles / "good.pem")  # only the directory lacks them
+    without = subprocess.run(verify, env=env, capture_output=True)
+    assert without.returncode != 0  # negative control
+    before = sorted(os.listdir(theirs))
+    child = dumped(run_hook(["--", *DUMP_ENV], env))["env"]
+    first, ours = child["SSL_CERT_DIR"].split(":")
+    assert first == str(theirs) and Path(ours).parent == private_dir(hook_env)
+    assert sorted(os.listdir(theirs)) == before  # yours untouched
+    assert len(os.listdir(ours)) == len(ROOT_FILES)
+    through = run_hook(["--", *verify], env)
+    assert through.returncode == 0, through.stdout + through.stderr
 
 
 def test_exit_code_passes_through(hook_env):
@@ -644,9 +729,30 @@ def test_java_store_gets_each_root(hook_env, bundles, fake_jvm):
     assert "SSL_CERT_FILE" not in child  # the system bundle was fine
     user = dumped(run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS="-Xmx64m")))["env"]
     assert user["JAVA_TOOL_OPTIONS"].startswith("-Xmx64m -Djavax.net.ssl.trustStore=")
-    theirs = "-Djavax.net.ssl.trustStore=/theirs"
+    complete = Path(store).parent / "complete.jks"  # a store of yours with every root
+    shutil.copy(store, complete)
+    theirs = "-Xss1m -Djavax.net.ssl.trustStore=%s" % complete
     kept = dumped(run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS=theirs)))["env"]
     assert kept["JAVA_TOOL_OPTIONS"] == theirs
+
+
+def test_java_trust_store_you_named_gets_the_roots(hook_env, bundles, fake_jvm):
+    """JAVA_TOOL_OPTIONS naming a store that lacks the roots: a copy of it (your
+    type, your password) with them replaces it; one that cannot be read is exit 3."""
+    env = dict(hook_env, JAVA_HOME=str(fake_jvm), ATS_HOOK_JAVA="auto")
+    env["ATS_HOOK_SYSTEM_BUNDLES"] = str(bundles / "good.pem")
+    yours = str(fake_jvm / "lib" / "security" / "cacerts")  # one unrelated CA
+    options = "-Xss1m -Djavax.net.ssl.trustStore=%s -Djavax.net.ssl.trustStorePassword=changeit"
+    proc = run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS=options % yours))
+    opts = dumped(proc)["env"]["JAVA_TOOL_OPTIONS"]
+    store = opts.split("-Djavax.net.ssl.trustStore=")[1].split()[0]
+    assert store != yours and Path(store).parent == private_dir(hook_env)
+    assert opts == options % store  # the rest of your options as they were
+    aliases = keystore_aliases(str(fake_jvm / "bin" / "keytool"), store)
+    assert aliases == {"one"} | {"ats-" + p.stem.lower() for p in ROOT_FILES}
+    gone = dict(env, JAVA_TOOL_OPTIONS=options % "/no/such/store")
+    refused = run_hook(["--", "true"], gone)
+    assert refused.returncode == 3 and "names the trust store /no/such/store" in refused.stderr
 
 
 def test_java_handshake_succeeds_only_through_the_hook(hook_env, bundles, fake_jvm, https_server):
