@@ -585,3 +585,14 @@ def roots_by_key(ders, spki_pins):
         elif self_signed(der):
             found[pin] = (der, "self-signed")
     return found
+
+
+def held_by_key(bundle_data, ders):
+    """For each of ders (pinned roots): does the PEM bundle hold a self-signed
+    certificate of the same key (signature checked)? The hook calls this only
+    for roots its plain text search did not find."""
+    pins = set()
+    for der in ders:
+        pins.add(spki_sha256(der))
+    found = roots_by_key([der for _, der in pem_blocks(bundle_data)], pins)
+    return [found.get(spki_sha256(der), (b"", ""))[1] == "self-signed" for der in ders]

@@ -15,6 +15,7 @@ def verify(
     chain_file: str | None = None,
     at: str | None = None,
     host: str | None = None,
+    warn_days: int = 365,
 ) -> Outcome:
     if bundle:
         store = store_view.view_bundle(bundle)
@@ -25,20 +26,30 @@ def verify(
         from ats_roots.system.target import Target
 
         store = view(Target(root), family)
-    report = {"roots": store_view.root_report(store)}
+    from ats_roots.trust import calendar, keys
+    from ats_roots.trust.roots import now
+
+    if warn_days < 0:
+        raise errors.BadInput(f"--warn-days {warn_days}: give a number of days, 0 or more")
+    # Roots recognised by key (trust/keys.py); the calendar for what the store depends on.
+    report = {"roots": keys.store_report(store)}
     roots_ok = all(r["trusted"] for r in report["roots"])
+    held = [r["name"] for r in report["roots"] if r["trusted"]]
+    report["warnings"] = calendar.store_warnings(held, now(), warn_days)
     ok = roots_ok
+    chain_lines = []
     if chain_file:
         from ats_roots.trust import chain
-        from ats_roots.trust.roots import now
 
         when = chain.parse_time(at) if at else now()
-        certs = chain.load_chain(chain_file)
-        trusted = [store.der_by_sha[s] for s in store.trusted() if s in store.der_by_sha]
-        report["chain"] = chain.verify_chain(certs, trusted, when, host)
-        ok = ok and report["chain"]["ok"]
+        ders = chain.load_chain_ders(chain_file)
+        result = chain.check_chain(ders, keys.anchors(store), when, host, warn_days)
+        report["chain"] = result.to_json()
+        chain_lines = result.lines()
+        ok = ok and result.ok
     report["ok"] = ok
-    out = Outcome(_lines(report), report, errors.OK if ok else errors.VERIFY_FAILED)
+    lines = _lines(report) + chain_lines + [f"warning: {w}" for w in report["warnings"]]
+    out = Outcome(lines, report, errors.OK if ok else errors.VERIFY_FAILED)
     if not ok:
         what = "the chain does not validate" if roots_ok else "roots missing; run `ats install`"
         out.error = f"verification failed: {what} (see above)"
@@ -51,9 +62,6 @@ def _lines(report: dict) -> list[str]:
         state = "trusted" if r["trusted"] else "MISSING"
         where = f"  ({', '.join(r['where'])})" if r["where"] else ""
         out.append(f"{state:8} {r['name']}{where}")
-    c = report.get("chain")
-    if c and c["ok"]:
-        out.append(f"chain ok for {c['host']}: " + " <- ".join(c["path"]))
-    elif c:
-        out.append(f"chain FAILED for {c['host']}: {c['error']}")
+        if r["note"]:
+            out.append(f"  ! {r['note']}")
     return out

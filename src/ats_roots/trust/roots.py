@@ -162,5 +162,11 @@ def roots_outcome():
     lines = []
     for r in rows:
         lines += [r["name"], f"  subject   {r['subject']}", f"  sha256    {r['sha256']}"]
+        lines.append(f"  key       {r['spki_sha256']} (SPKI SHA-256)")
         lines.append(f"  not after {r['not_after']}")
+        if r.get("tls_distrust"):
+            lines.append(
+                f"  loses TLS trust {r['tls_distrust']} (Mozilla: {r['distrust_rule']}; "
+                f"key created {r['key_created']})"
+            )
     return Outcome(lines, rows)

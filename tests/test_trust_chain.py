@@ -1,0 +1,119 @@
+"""The issue's reproduction: a real public chain (valid.rootca1.demo.amazontrust.com,
+Amazon RSA 2048 M03) carried up through both legacy cross-signs (Amazon Root
+CA 1 by Starfield Services G2, G2 by Starfield Class 2), against a bundle
+without the Amazon roots but with Starfield Class 2, as older stores are.
+OpenSSL's default accepts it; ats says OK with that path and names the
+anchor's weakness; -x509_strict (Python 3.13+) refuses it, and ats says so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from helpers import FIXTURES, LEAF_TIME, ats
+
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
+ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+CLASS2 = "OU=Starfield Class 2 Certification Authority,O=Starfield Technologies\\, Inc.,C=US"
+
+
+def files(tmp_path, with_class2_cross=True):
+    leaf = FIXTURES / "valid.rootca1.demo.amazontrust.com.pem"
+    parts = [FIXTURES / "r2m03.pem", FIXTURES / "rootca1.pem"]
+    if with_class2_cross:
+        parts.append(LEGACY / "SFSRootCAG2-by-StarfieldClass2.pem")
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(b"".join(p.read_bytes() for p in [leaf, *parts]))
+    untrusted = tmp_path / "untrusted.pem"
+    untrusted.write_bytes(b"".join(p.read_bytes() for p in parts))
+    # an older store: Starfield Class 2, none of the five ATS roots
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes((LEGACY / "StarfieldClass2CA.pem").read_bytes())
+    return leaf, chain, untrusted, bundle
+
+
+def openssl(bundle, untrusted, leaf, *flags):
+    argv = [
+        "openssl",
+        "verify",
+        "-no-CAfile",
+        "-no-CApath",
+        "-no-CAstore",
+        *flags,
+        "-CAfile",
+        str(bundle),
+        "-untrusted",
+        str(untrusted),
+        "-attime",
+        str(LEAF_TIME),
+        "-purpose",
+        "sslserver",
+        str(leaf),
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=30)
+
+
+def test_legacy_cross_signed_path_is_ok_with_the_weakness_named(tmp_path):
+    leaf, chain, untrusted, bundle = files(tmp_path)
+    assert openssl(bundle, untrusted, leaf).returncode == 0
+    strict = openssl(bundle, untrusted, leaf, "-x509_strict")
+    assert strict.returncode != 0 and "not marked critical" in strict.stdout + strict.stderr
+
+    proc = ats("verify", "--bundle", bundle, "--chain", chain, "--at", LEAF_TIME)
+    out = proc.stdout
+    ok_line = next(x for x in out.splitlines() if x.startswith("chain "))
+    assert ok_line.startswith("chain ok for valid.rootca1.demo.amazontrust.com: "), out
+    assert ok_line.split(": ", 1)[1].split(" <- ") == [
+        "CN=valid.rootca1.demo.amazontrust.com",
+        "CN=Amazon RSA 2048 M03,O=Amazon,C=US",
+        "CN=Amazon Root CA 1,O=Amazon,C=US",
+        "CN=Starfield Services Root Certificate Authority - G2,O=Starfield Technologies\\, "
+        "Inc.,L=Scottsdale,ST=Arizona,C=US",
+        CLASS2,
+    ]
+    assert "  default ok      " in out and "anchor Starfield Class 2 Certification Authority" in out
+    assert "  strict  FAILED  " in out and "Basic Constraints of CA cert not marked critical" in out
+    weakness = next(x for x in out.splitlines() if x.startswith("weakness: "))
+    assert weakness.startswith("weakness: anchor Starfield Class 2 Certification Authority: ")
+    assert "basicConstraints not critical" in weakness
+    assert "accepted by OpenSSL" in weakness
+    assert "a root on its way out of public stores" in weakness
+    # the store lacks the five roots, so verify as a whole fails; the chain line is OK
+    assert proc.returncode == 1 and "roots missing" in proc.stderr
+
+    doc = json.loads(
+        ats("verify", "--bundle", bundle, "--chain", chain, "--at", LEAF_TIME, "--json").stdout
+    )["chain"]
+    assert doc["ok"] and doc["profiles"]["default"]["anchor"] == CLASS2
+    assert not doc["profiles"]["strict"]["ok"] and doc["weaknesses"] == [weakness[10:]]
+
+
+def test_without_the_class2_cross_sign_there_is_no_path(tmp_path):
+    """Negative control: the same store, the chain without G2's cross-sign."""
+    leaf, chain, untrusted, bundle = files(tmp_path, with_class2_cross=False)
+    assert openssl(bundle, untrusted, leaf).returncode != 0
+    proc = ats("verify", "--bundle", bundle, "--chain", chain, "--at", LEAF_TIME)
+    assert "chain FAILED for valid.rootca1.demo.amazontrust.com" in proc.stdout, proc.stdout
+    assert "weakness" not in proc.stdout and proc.returncode == 1
+
+
+def test_a_modern_store_has_no_weakness(tmp_path):
+    """Positive control: with Amazon Root CA 1 trusted, the path stops there
+    and both profiles accept it."""
+    leaf, chain, untrusted, bundle = files(tmp_path)
+    bundle.write_bytes(
+        b"".join(
+            (FIXTURES / f"{n}.pem").read_bytes()
+            for n in (
+                "AmazonRootCA1",
+                "AmazonRootCA2",
+                "AmazonRootCA3",
+                "AmazonRootCA4",
+                "SFSRootCAG2",
+            )
+        )
+    )
+    proc = ats("verify", "--bundle", bundle, "--chain", chain, "--at", LEAF_TIME)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "  strict  ok      " in proc.stdout and "weakness" not in proc.stdout
