@@ -12,7 +12,7 @@ export LIVE
 .PHONY: setup bases wheels images test-matrix demo test lint unit bench clean
 
 # Host tools from Debian's packages, and the pinned Python tools in .venv.
-$(VENV)/.stamp: pyproject.toml
+$(VENV)/.stamp: pyproject.toml requirements-dev.lock
 	@command -v mmdebstrap >/dev/null && command -v qemu-img >/dev/null \
 	  && command -v debugfs >/dev/null && command -v trust >/dev/null \
 	  && command -v docker-compose >/dev/null && command -v musl-gcc >/dev/null && command -v go >/dev/null \
@@ -20,7 +20,8 @@ $(VENV)/.stamp: pyproject.toml
 	       mmdebstrap qemu-utils e2fsprogs p11-kit docker-compose musl-tools golang-go >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.stamp

@@ -12,7 +12,7 @@ import json
 import sys
 
 from ats_roots import __version__
-from ats_roots.errors import AtsError
+from ats_roots.errors import ENV_REFUSES, AtsError
 
 DESCRIPTION = """\
 Make this system, a root file system or a container image trust the Amazon
@@ -185,7 +185,17 @@ COMMANDS = {
 }
 
 
+PYTHON_FLOOR = (3, 9)  # = requires-python in pyproject.toml; tests/test_python_floor.py
+
+
 def main(argv=None) -> int:
+    if sys.version_info < PYTHON_FLOOR:
+        print(
+            f"ats: error: Python {sys.version_info[0]}.{sys.version_info[1]} is too old; "
+            "ats-roots needs 3.9 or later (the start-time hook runs on 3.6+)",
+            file=sys.stderr,
+        )
+        return ENV_REFUSES
     args = build_parser().parse_args(argv)
     try:
         outcome = COMMANDS[args.command](args)
