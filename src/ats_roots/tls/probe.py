@@ -30,7 +30,8 @@ from cryptography.x509.oid import NameOID
 from ats_roots import _portable, errors
 from ats_roots.errors import BadInput
 from ats_roots.outcome import Outcome
-from ats_roots.trust.roots import load_der_quietly, pinned_fingerprints
+from ats_roots.trust import calendar
+from ats_roots.trust.roots import load_der_quietly, now, pinned_fingerprints
 
 # SES port -> how TLS starts there.
 SES_PORTS = {
@@ -104,7 +105,9 @@ def client_context(cafile: str | None) -> ssl.SSLContext:
         raise BadInput(f"--cafile {cafile}: cannot load ({reason})") from None
 
 
-def probe_ses(region, ports=None, cafile=None, timeout=10, resolve=None) -> list[dict]:
+def probe_ses(
+    region, ports=None, cafile=None, timeout=10, resolve=None, warn_days=365
+) -> list[dict]:
     """One result per port; see probe_port for the fields."""
     if not REGION.fullmatch(region):
         raise BadInput(f"--region {region!r}: not an AWS region name like us-east-1")
@@ -114,11 +117,13 @@ def probe_ses(region, ports=None, cafile=None, timeout=10, resolve=None) -> list
     for port, connect_port in _port_map(ports).items():
         host = ses_host(region, port)
         addr = resolve.get(host, host)
-        results.append(probe_port(ctx, port, host, (addr, connect_port), timeout))
+        results.append(probe_port(ctx, port, host, (addr, connect_port), timeout, warn_days))
     return results
 
 
-def probe_port(ctx: ssl.SSLContext, port: int, host: str, addr: tuple, timeout: float) -> dict:
+def probe_port(
+    ctx: ssl.SSLContext, port: int, host: str, addr: tuple, timeout: float, warn_days: int = 365
+) -> dict:
     """{port, mode, host, connect, status, ok, error, ...}; on success also
     tls_version, cipher, chain (leaf first) and anchor; on a verification
     failure, presented (the chain the server sent)."""
@@ -135,6 +140,8 @@ def probe_port(ctx: ssl.SSLContext, port: int, host: str, addr: tuple, timeout: 
             chain, note = _verified_chain(tls, ctx)
             result["chain"] = [_describe(der) for der in chain]
             result["anchor"] = _anchor(chain) if not note else None
+            # the roots' calendar (trust/calendar.py): what this chain depends on, soon due
+            result["warnings"] = calendar.chain_warnings(chain, now(), warn_days)
             if note:
                 result["note"] = note
             _after_handshake(tls, host, mode, result)
@@ -382,6 +389,7 @@ def format_text(results: list[dict]) -> list[str]:
                 lines.append(f"      anchor  {anchor['name']} ({kind}; SHA-256 {anchor['sha256']})")
             else:
                 lines.append(f"      anchor  unknown ({r.get('note')})")
+            lines += [f"      warning {w}" for w in r.get("warnings", [])]
         else:
             lines.append(f"{head}  {r['error']}")
             served = r.get("presented")
@@ -416,8 +424,11 @@ def probe(
     cafile: str | None = None,
     timeout: float = 10.0,
     resolve: Iterable[str] = (),
+    warn_days: int = 365,
 ) -> Outcome:
-    results = probe_ses(region, ports, cafile, timeout, parse_resolve(resolve))
+    if warn_days < 0:
+        raise BadInput(f"--warn-days {warn_days}: give a number of days, 0 or more")
+    results = probe_ses(region, ports, cafile, timeout, parse_resolve(resolve), warn_days)
     code = exit_code(results)
     doc = {"service": service, "region": region, "ok": code == errors.OK, "ports": results}
     lines = []
