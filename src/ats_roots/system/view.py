@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from ats_roots import _portable
 from ats_roots.system.target import Target
-from ats_roots.trust.roots import PINS
 
 if TYPE_CHECKING:
     from ats_roots.system.families import Family
@@ -83,14 +82,9 @@ def view_bundle(path: str) -> StoreView:
     return view
 
 
-def root_report(view: StoreView) -> list[dict]:
-    trusted = view.trusted()
-    return [
-        {
-            "name": name,
-            "sha256": _portable.colon_hex(pin),
-            "trusted": pin in trusted,
-            "where": view.where(pin),
-        }
-        for name, pin in PINS.values()
-    ]
+def root_report(view: StoreView, pins=None) -> list[dict]:
+    """Per root: trusted, how it is held (pinned certificate, another
+    self-signed certificate of its key, a cross-signed copy only), where."""
+    from ats_roots.trust import keys
+
+    return keys.store_report(view, pins)
