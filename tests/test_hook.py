@@ -26,6 +26,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from helpers import need
 
 REPO = Path(__file__).resolve().parent.parent
 HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
@@ -166,7 +167,7 @@ def flat_source(tmp_path_factory):
 def test_vermin_says_python_36(flat_source):
     vermin = Path(sys.executable).parent / "vermin"
     if not vermin.exists():
-        pytest.skip("vermin not installed")
+        need(False, "vermin not installed (make setup)", "TOOLS")
     for path in (HOOK, flat_source, REPO / "src/ats_roots/_portable.py"):
         proc = subprocess.run(
             [str(vermin), "--no-tips", "--violations", "-t=3.6-", str(path)],
@@ -191,7 +192,7 @@ FLAT_NAME = "src/ats_roots/hook/ats-hook-flat.py"  # ruff's per-file rules for t
 def test_flat_source_passes_ruff():
     ruff = Path(sys.executable).parent / "ruff"
     if not ruff.exists():
-        pytest.skip("ruff not installed")
+        need(False, "ruff not installed (make setup)", "TOOLS")
     flat = subprocess.run([sys.executable, str(GEN), "--flat"], capture_output=True, text=True)
     proc = subprocess.run(
         [str(ruff), "check", "--no-cache", "--stdin-filename", FLAT_NAME, "-"],
@@ -246,8 +247,7 @@ def test_private_bundle_exported_and_exec_keeps_pid(hook_env, bundles):
 
 
 def test_private_bundle_makes_openssl_verify_amazon_intermediates(hook_env, tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("no openssl")
+    need(shutil.which("openssl") is not None, "no openssl on the host", "TOOLS")
     # -no-CApath -no-CAstore: only the default CA file (SSL_CERT_FILE) counts
     verify = ["openssl", "verify", "-no-CApath", "-no-CAstore"]
     certs = [str(FIXTURES / n) for n in ("r2m02.pem", "r4m02.pem", "e2m02.pem", "e3m02.pem")]
@@ -339,8 +339,7 @@ def test_a_variable_naming_nothing_readable_is_exit_3(hook_env, tmp_path, var):
 
 
 def test_ssl_cert_dir_gets_a_private_directory_after_yours(hook_env, bundles, tmp_path):
-    if not shutil.which("openssl"):
-        pytest.skip("no openssl")
+    need(shutil.which("openssl") is not None, "no openssl on the host", "TOOLS")
     theirs = tmp_path / "certs"
     theirs.mkdir()
     shutil.copy(bundles / "site-ca.pem", theirs / "site.pem")
@@ -685,8 +684,7 @@ def test_preflight_bad_target_is_usage(hook_env, value):
 def fake_jvm(tmp_path):
     """A JAVA_HOME whose cacerts holds one unrelated CA (this machine's java and keytool)."""
     java, keytool = shutil.which("java"), shutil.which("keytool")
-    if not (java and keytool):
-        pytest.skip("no java and keytool here")
+    need(bool(java and keytool), "no java and keytool on the host", "TOOLS")
     home = tmp_path / "jvm"
     (home / "bin").mkdir(parents=True)
     (home / "lib" / "security").mkdir(parents=True)
@@ -770,3 +768,13 @@ def test_java_handshake_succeeds_only_through_the_hook(hook_env, bundles, fake_j
     assert without.returncode != 0 and "PKIX path building failed" in without.stderr
     proc = run_hook(["--extra-ca", str(bundles / "site-ca.pem"), "--", *java], env)
     assert proc.stdout.strip() == "200", proc.stderr
+
+
+def test_copy_bundle_needs_the_bundle(hook_env, tmp_path):
+    """--copy-bundle only means something in the ats-hook image (tested in
+    tests/matrix/test_hook_ways.py); the one-file hook says so, exit 2."""
+    proc = run_hook(["--copy-bundle", str(tmp_path / "dest")], hook_env)
+    assert proc.returncode == 2 and "not running from its bundle" in proc.stderr
+    assert not (tmp_path / "dest").exists()
+    with_cmd = run_hook(["--copy-bundle", str(tmp_path / "dest"), "--", "true"], hook_env)
+    assert with_cmd.returncode == 2 and "takes no CMD" in with_cmd.stderr

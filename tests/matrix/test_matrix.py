@@ -7,8 +7,10 @@
             every SES port of two regions, against the stand-in: fails
             before the test root is added, passes after `ats install --extra-ca`
 6 hook      the start-time hook, mounted at run time into the roots-removed
-            base: check 2 fails without it, passes through it as root and
-            as --user 1000 --read-only --tmpfs /tmp
+            base: check 2 fails without it, passes through it (the bundled
+            hook with its own Python on every row, the image's python3 where
+            it has one) as root and as --user 1000 --read-only, with and
+            without --tmpfs /tmp
 5 live      LIVE=1 only: the real SES endpoints and the Amazon demo hosts
             (good verifies; expired and revoked fail); without a network it
             fails, loudly, with "no network"
@@ -24,8 +26,10 @@ import sys
 import tempfile
 
 import dockerrun
+import hookbundle
 import matrixlib
 import pytest
+from hookbundle import hook_volume  # noqa: F401 - a fixture, used by test_hook
 
 ROWS = matrixlib.rows()
 BY_NAME = {r.name: r for r in ROWS}
@@ -170,28 +174,29 @@ def test_live(cell, record_property):
 
 
 HOOK = os.path.join(matrixlib.REPO, "src", "ats_roots", "hook", "ats-hook")
-AS_USER_READ_ONLY = {"user": "1000", "read_only": True, "tmpfs": {"/tmp": ""}}
 
 
 @pytest.mark.parametrize("cell", cell_params("6 hook"), indirect=True)
-def test_hook(cell, record_property, runtimes):
+def test_hook(cell, record_property, runtimes, hook_volume):  # noqa: F811 - the fixture
+    """Through the bundled hook (its own Python, from the ats-hook volume) on
+    every row, and through the image's own python3 where it has one."""
     row = cell.row
     if not row.noamazon:
         pytest.skip("no roots-removed variant of this base")
-    if cell.borrowed:
-        pytest.skip("no python3 in this image: the hook needs one")
-    mounts = {**cell.control_mounts(runtimes), HOOK: {"bind": "/usr/local/bin/ats-hook",
-                                                      "mode": "ro"}}
+    mounts = {**cell.control_mounts(runtimes), **hookbundle.volume_mount(hook_volume),
+              HOOK: {"bind": "/usr/local/bin/ats-hook", "mode": "ro"}}
     check = ["/bin/sh", "/checks/chain-check.sh", "/fixtures"]
-    hooked = ["python3", "/usr/local/bin/ats-hook", "--", *check]
-    outcomes = {}
-    for label, kw in (("root", {}), ("user1000-read-only", AS_USER_READ_ONLY)):
+    ways = {"bundled": ["/ats/ats-hook", "--", *check]}
+    if not cell.borrowed:  # the image's own python3 (a borrowed one is only for the check)
+        ways["python"] = ["python3", "/usr/local/bin/ats-hook", "--", *check]
+    for label, kw in hookbundle.USERS:
         without = dockerrun.run(cell.client, row.noamazon, check, entrypoint=[],
                                 mounts=mounts, **kw)
         assert without.exit_code == 1, f"{label}: passed without the hook: {without.output}"
-        through = dockerrun.run(cell.client, row.noamazon, hooked, entrypoint=[],
-                                mounts=mounts, **kw)
-        assert through.exit_code == 0, f"{label}: through the hook: {through.output}"
-        outcomes[label] = "ok"
-    record_property("detail", f"{row.noamazon}: fails without the hook, passes through it "
-                              "as root and as user 1000 on a read-only root")
+        for way, hooked in ways.items():
+            through = dockerrun.run(cell.client, row.noamazon, hooked, entrypoint=[],
+                                    mounts=mounts, **kw)
+            assert through.exit_code == 0, f"{label}, {way} hook: {through.output}"
+    record_property("detail", f"{row.noamazon}: fails without the hook, passes through the "
+                              f"{' and '.join(ways)} hook as root, and as user 1000 on a "
+                              "read-only root with and without a tmpfs")
