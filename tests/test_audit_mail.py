@@ -14,7 +14,7 @@ import uuid
 
 import audit_plants as plants
 import pytest
-from helpers import ats
+from helpers import ats, need
 
 from ats_roots.audit import audit_root, table, to_json
 from ats_roots.audit.model import MISSING, OK, PINNED, UNREADABLE, UNVERIFIED
@@ -704,9 +704,7 @@ maillog_file = /var/log/postfix.log
 
 def _docker_or_fail():
     def unavailable(why):
-        if os.environ.get("ATS_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"{why} (ATS_REQUIRE_DOCKER=1)", pytrace=False)
-        pytest.skip(why)
+        need(False, why, "DOCKER")
 
     try:
         import docker

@@ -10,12 +10,12 @@ Missing Docker or missing images: skip, unless ATS_REQUIRE_DOCKER=1 (CI), then f
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import ssl
 from pathlib import Path
 
 import pytest
+from helpers import need
 
 pytestmark = pytest.mark.docker
 
@@ -52,9 +52,7 @@ WITHOUT_AMAZON = ["ats-local/debian-noamazon:bookworm", "ats-local/alpine-noamaz
 
 def unavailable(reason: str):
     """Skip locally; fail in CI, where a missing base means the build is broken."""
-    if os.environ.get("ATS_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (ATS_REQUIRE_DOCKER=1)", pytrace=False)
-    pytest.skip(reason)
+    need(False, reason, "DOCKER")
 
 
 @pytest.fixture(scope="module")

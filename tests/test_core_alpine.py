@@ -122,7 +122,7 @@ def curl_in(root, url) -> subprocess.CompletedProcess:
 @pytest.fixture
 def site(tmp_path):
     """A local HTTPS server with a certificate from a private CA (trustme)."""
-    trustme = pytest.importorskip("trustme")
+    import trustme
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "site-ca.pem"))
     cert = ca.issue_cert("127.0.0.1")

@@ -82,7 +82,7 @@ def test_garbage_between_pem_blocks(root, tmp_path):
 
 
 def test_a_private_key_is_not_a_ca(root, tmp_path):
-    trustme = pytest.importorskip("trustme")
+    import trustme
     cert = trustme.CA().issue_cert("x.example")
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     assert "PRIVATE KEY block" in extra_ca(root, tmp_path / "key.pem")

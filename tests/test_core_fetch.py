@@ -6,9 +6,8 @@ import os
 import shutil
 
 import pytest
+import trustme  # noqa: E402 - a dev requirement: missing is a failure, not a skip
 from helpers import DATA, ROOT_FILES, ats, https_server, one_error_line, pem_shas, pinned_shas
-
-trustme = pytest.importorskip("trustme")
 
 
 @pytest.fixture

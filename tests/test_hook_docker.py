@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import need
 
 pytestmark = pytest.mark.docker
 
@@ -51,9 +52,7 @@ AS_USER = {"user": "1000", "read_only": True, "tmpfs": {"/tmp": ""}}
 
 
 def fail_or_skip(message):
-    if os.environ.get("ATS_REQUIRE_DOCKER") == "1":
-        pytest.fail(message + " (ATS_REQUIRE_DOCKER=1)")
-    pytest.skip(message)
+    need(False, message, "DOCKER")
 
 
 @pytest.fixture(scope="module")
@@ -296,8 +295,7 @@ def test_alpine_musl_python_fast_path(client, images, user):
 
 
 def test_ats_uninstall_undoes_the_hook(client, images, tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("unpacking a root file system and chroot need root")
+    need(os.geteuid() == 0, "unpacking a root file system and chroot need root", "ROOTFS")
     container = client.containers.run(
         images(NOAMAZON), HOOK_CMD + ["true"], name=unique("undo"), detach=True, volumes=mounts()
     )

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
+from helpers import need
 
 from ats_roots.formats import keystore
 from ats_roots.trust.certs import ats_certs
@@ -126,9 +127,22 @@ def test_pkcs12_wrong_password_and_key_stores(cas):
 KEYTOOL = shutil.which("keytool")
 
 
-@pytest.mark.skipif(KEYTOOL is None, reason="no keytool on this host")
+def keytool_list(path, storepass: str | None = "changeit") -> str:
+    need(KEYTOOL is not None, "no keytool on the host", "TOOLS")
+    password = ["-storepass", storepass] if storepass is not None else []
+    return subprocess.run(
+        [KEYTOOL, "-list", "-keystore", str(path), *password],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
 @pytest.mark.parametrize("kind", ["jks", "pkcs12", "pkcs12-nopass"])
 def test_keytool_reads_what_ats_writes(tmp_path, cas, kind):
+    need(KEYTOOL is not None, "no keytool on the host", "TOOLS")
     data = {
         "jks": lambda: plants.jks_store(cas),
         "pkcs12": lambda: plants.p12_truststore(
@@ -136,20 +150,21 @@ def test_keytool_reads_what_ats_writes(tmp_path, cas, kind):
         ),
         "pkcs12-nopass": lambda: plants.p12_truststore(cas),
     }[kind]()
+    original = tmp_path / "original"
+    original.write_bytes(data)
+    # Negative control: the three CAs, no root yet (no password: keytool lists
+    # a password-less PKCS#12 only when asked for none).
+    before = keytool_list(original, None if kind == "pkcs12-nopass" else "changeit")
+    assert before.count("trustedCertEntry") == 3 and "ats-amazonrootca1" not in before
     path = tmp_path / "cacerts"
     path.write_bytes(keystore.add_trusted(data, ATS, "changeit"))
-    listing = subprocess.run(
-        [KEYTOOL, "-list", "-keystore", str(path), "-storepass", "changeit"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listing = keytool_list(path)
     assert listing.count("trustedCertEntry") == 8
     assert "ats-amazonrootca1" in listing
 
 
-@pytest.mark.skipif(KEYTOOL is None, reason="no keytool on this host")
 def test_reads_what_keytool_writes(tmp_path, cas):
+    need(KEYTOOL is not None, "no keytool on the host", "TOOLS")
     pem = tmp_path / "ca.pem"
     pem.write_bytes(cas[0].cert_pem.bytes())
     for store_type in ("JKS", "PKCS12"):

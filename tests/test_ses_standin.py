@@ -22,6 +22,7 @@ import time
 import uuid
 
 import pytest
+from helpers import need
 from pki import REPO, make_ses_pki, run_standin
 
 US = "us-east-1"
@@ -276,9 +277,7 @@ print("sent")
 
 
 def docker_unavailable(reason: str):
-    if os.environ.get("ATS_REQUIRE_DOCKER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    need(False, reason, "DOCKER")
 
 
 def tar_of(files: dict[str, bytes]) -> bytes:
