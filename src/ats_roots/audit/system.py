@@ -8,7 +8,7 @@ import os
 
 from ats_roots.audit.family import Family
 from ats_roots.audit.model import Store
-from ats_roots.audit.read import certificates, fingerprints, read_inner
+from ats_roots.audit.read import KNOWN_DERS, certificates, fingerprints, read_inner
 from ats_roots.system import view as store_view
 from ats_roots.system.layout import COMPILED_TREES, HASH_DIRS, SYSTEM_BUNDLES, TRUST_BUNDLES
 from ats_roots.system.target import Target
@@ -35,6 +35,7 @@ def stores(target: Target, pem: list[str], hash_dirs: list[str], family: Family)
     for inner in hash_dirs:
         view = store_view.StoreView()
         store_view.read_hash_dir(view, target, inner)
+        KNOWN_DERS.update(view.der_by_sha)  # for roots recognised by key (model.Store.held)
         kind = "system hashed dir" if inner in system_dirs else "hashed dir"
         _add(out, inner, inner, kind, view.locations.get(inner, set()))
         out[inner].group = "system" if inner in system_dirs else "bundle"
