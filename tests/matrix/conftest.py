@@ -1,4 +1,4 @@
-"""The docker matrix: fixtures, and the image x check table it prints and writes.
+"""The docker matrix: fixtures, and the tables it prints and writes (report.py).
 
 Images are built beforehand by scripts/build-images (results/build.json says
 what was built and what was skipped, and why). Each test is one cell; the
@@ -19,13 +19,18 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
 import matrixlib  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+import report as matrix_report  # noqa: E402
+
 REQUIRE_DOCKER = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
 RUNTIME_CACHE = os.path.join(matrixlib.REPO, ".cache", "runtime")
 _cells: dict[tuple[str, str], dict] = {}
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "cell(image, check): one cell of the matrix table")
+    config.addinivalue_line(
+        "markers", "cell(row, check, table=None): one cell of a matrix table (report.py)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -145,8 +150,8 @@ def _unpack_paths(client, image: str, paths, dest: str) -> None:
         container.remove(force=True)
 
 
-def record(image: str, check: str, outcome: str, detail: str) -> None:
-    _cells[(image, check)] = {"outcome": outcome, "detail": detail}
+def record(table: str, row: str, check: str, outcome: str, detail: str) -> None:
+    _cells[(table, row, check)] = {"outcome": outcome, "detail": detail}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -156,42 +161,34 @@ def pytest_runtest_makereport(item, call):
     marker = item.get_closest_marker("cell")
     if marker is None:
         return
-    image, check = marker.args
+    row, check = marker.args
+    table = marker.kwargs.get("table") or matrix_report.table_of(item.module.__name__, row)
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-            record(image, check, "skipped", reason.replace("Skipped: ", ""))
+            record(table, row, check, "skipped", reason.replace("Skipped: ", ""))
         elif report.failed:
             msg = getattr(report.longrepr, "reprcrash", None)
-            record(image, check, "FAIL", msg.message.splitlines()[0] if msg else "failed")
+            record(table, row, check, "FAIL", msg.message.splitlines()[0] if msg else "failed")
         else:
             detail = dict(item.user_properties).get("detail", "")
-            record(image, check, "pass", detail)
+            record(table, row, check, "pass", detail)
 
 
 def pytest_terminal_summary(terminalreporter):
     if not _cells:
         return
-    images = list(dict.fromkeys(i for i, _ in _cells))
-    checks = list(dict.fromkeys(c for _, c in _cells))
-    width = max(len(i) for i in images) + 2
     tr = terminalreporter
-    tr.section("ats-roots image matrix")
-    tr.write_line("".ljust(width) + "".join(c.ljust(12) for c in checks))
-    reasons: dict[tuple[str, str], list[str]] = {}
-    for image in images:
-        row = image.ljust(width)
-        for check in checks:
-            cell = _cells.get((image, check))
-            row += (cell["outcome"] if cell else "-").ljust(12)
-            if cell and cell["outcome"] != "pass" and cell["detail"]:
-                key = (image, f"{cell['outcome']}: {cell['detail']}")
-                reasons.setdefault(key, []).append(check.split()[0])
-        tr.write_line(row)
-    for (image, why), which in reasons.items():
-        tr.write_line(f"  {image} [{','.join(which)}] {why}")
+    tr.section("ats-roots matrix")
+    for line in matrix_report.text(_cells):
+        tr.write_line(line)
     matrixlib.write_json(
         os.path.join(matrixlib.RESULTS, "matrix.json"),
-        {f"{i}/{c}": cell for (i, c), cell in _cells.items()},
+        {f"{t}/{r}/{c}": cell for (t, r, c), cell in _cells.items()},
     )
-    tr.write_line(f"results: {os.path.relpath(matrixlib.RESULTS, os.getcwd())}/matrix.json")
+    md = os.path.join(matrixlib.RESULTS, "matrix.md")
+    with open(md + ".tmp", "w", encoding="utf-8") as f:
+        f.write(matrix_report.markdown(_cells))
+    os.replace(md + ".tmp", md)
+    where = os.path.relpath(matrixlib.RESULTS, os.getcwd())
+    tr.write_line(f"results: {where}/matrix.json, {where}/matrix.md (and the JUnit file)")
