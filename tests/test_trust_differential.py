@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -36,11 +37,20 @@ def openssl_ok(tmp: Path, chain, anchors, at, host, strict: bool) -> bool:
         (tmp / "untrusted.pem").write_bytes(pem(chain[1:]))
         argv += ["-untrusted", str(tmp / "untrusted.pem")]
     argv += ["-attime", str(int(at.timestamp())), "-purpose", "sslserver"]
-    argv += ["-verify_hostname", host] + (["-x509_strict"] if strict else [])
+    argv += [_host_flag(host), host] + (["-x509_strict"] if strict else [])
     proc = subprocess.run(
         [*argv, str(tmp / "leaf.pem")], capture_output=True, text=True, env=ENV, timeout=30
     )
     return proc.returncode == 0 and proc.stdout.rstrip().endswith(": OK")
+
+
+def _host_flag(host: str) -> str:
+    """-verify_ip for an address, as TLS clients match one; else -verify_hostname."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "-verify_hostname"
+    return "-verify_ip"
 
 
 def pem(ders) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import ipaddress
 import itertools
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ class Spec:
     key_ids: bool = True  # subject and authority key identifiers
     eku: tuple = ()
     sans: tuple = ()
+    ips: tuple = ()
     not_before: datetime.datetime = T0 - 365 * DAY
     not_after: datetime.datetime = T0 + 3650 * DAY
     permitted: tuple = ()
@@ -121,10 +123,10 @@ def make(subject: str, subject_key, spec: Spec, issuer: Cert | None = None) -> C
         )
     if spec.eku:
         b = b.add_extension(x509.ExtendedKeyUsage(list(spec.eku)), critical=False)
-    if spec.sans:
-        b = b.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(s) for s in spec.sans]), critical=False
-        )
+    if spec.sans or spec.ips:
+        names = [x509.DNSName(s) for s in spec.sans]
+        names += [x509.IPAddress(ipaddress.ip_address(a)) for a in spec.ips]
+        b = b.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if spec.permitted or spec.excluded:
         b = b.add_extension(
             x509.NameConstraints(
@@ -203,6 +205,9 @@ def _family(tag: str, ck: str, lk: str, i: int):
     add("double wildcard", [deep, inter], [root], h="a.b.example.com")
     tld = leaf(inter, "*.com")
     add("wildcard of a TLD", [tld, inter], [root], h="example.com")
+    addressed = leaf(inter, "www.example.com", ips=("192.0.2.10",))
+    for h in ("192.0.2.10", "192.0.2.11"):
+        add(f"IP address {h}", [addressed, inter], [root], h=h)
     # EKU
     client = leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,))
     add("clientAuth only", [client, inter], [root])

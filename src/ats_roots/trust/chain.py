@@ -243,7 +243,13 @@ def _cryptography_verdict(chain_ders, anchors_der, at, host) -> str:
     store = verification.Store([load_der_quietly(d) for d in anchors_der])
     builder = verification.PolicyBuilder().store(store).time(at)
     try:
-        verifier = builder.build_server_verifier(x509.DNSName(host))
+        import ipaddress
+
+        try:
+            subject = x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            subject = x509.DNSName(host)
+        verifier = builder.build_server_verifier(subject)
         verifier.verify(certs[0], certs[1:])
     except (verification.VerificationError, ValueError) as exc:
         return str(exc) or exc.__class__.__name__

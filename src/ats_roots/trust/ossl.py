@@ -100,6 +100,7 @@ def _declare(lib) -> None:
         "X509_VERIFY_PARAM_set_flags": (i, [p, ul]),
         "X509_VERIFY_PARAM_set_time": (None, [p, ctypes.c_int64]),
         "X509_VERIFY_PARAM_set1_host": (i, [p, ctypes.c_char_p, sz]),
+        "X509_VERIFY_PARAM_set1_ip_asc": (i, [p, ctypes.c_char_p]),
         "OPENSSL_sk_new_null": (p, []),
         "OPENSSL_sk_push": (i, [p, p]),
         "OPENSSL_sk_num": (i, [p]),
@@ -127,6 +128,16 @@ def _der(lib, x) -> bytes:
     ptr = ctypes.c_char_p(ctypes.addressof(out))
     lib.i2d_X509(x, ctypes.byref(ptr))
     return out.raw[:n]
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def verify(
@@ -163,7 +174,9 @@ def verify(
         lib.X509_VERIFY_PARAM_set_time(param, int(at.timestamp()))
         if flags:
             lib.X509_VERIFY_PARAM_set_flags(param, flags)
-        if host:
+        if host and _is_ip(host):  # as Python's ssl does: an address is matched as one
+            lib.X509_VERIFY_PARAM_set1_ip_asc(param, host.encode())
+        elif host:
             name = host.encode("idna") if not host.isascii() else host.encode()
             lib.X509_VERIFY_PARAM_set1_host(param, name, len(name))
         ok = lib.X509_verify_cert(ctx) == 1
