@@ -9,7 +9,7 @@ import tempfile
 
 from ats_roots.audit.model import Report
 from ats_roots.audit.scan import audit_target
-from ats_roots.audit.sparse import Sparse, materialize
+from ats_roots.audit.sparse import MAX_DISK, Sparse, materialize
 from ats_roots.errors import BadInput, EnvRefuses
 from ats_roots.system.target import Target
 
@@ -60,6 +60,10 @@ def scratch(prefix: str):
     few thousand directories and symlinks, 0.4 ms each on a slow disk."""
     shm = "/dev/shm"
     where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    # /dev/shm is memory: only with room for the sparse copy's whole disk
+    # bound (a tar bomb stops there), else the ordinary temp dir.
+    if where and os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize < 2 * MAX_DISK:
+        where = None
     return tempfile.TemporaryDirectory(prefix=prefix, dir=where)
 
 

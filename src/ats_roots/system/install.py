@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 
 from ats_roots import errors
 from ats_roots._portable import FileLock, LockHeld
 from ats_roots.errors import EnvRefuses
 from ats_roots.outcome import Outcome
-from ats_roots.system import families
+from ats_roots.system import families, safepath
 from ats_roots.system import view as store_view
 from ats_roots.system.layout import LOCK
 from ats_roots.system.plan import Plan, apply, preflight, remove_created
@@ -73,11 +74,15 @@ def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
             f"--family {fam.name}: no {' or '.join(layout.tools)} in {target.root}; "
             "install the distro's CA package there, or use --family notool"
         )
+    _check_store_files(target, fam)
     with contextlib.nullcontext([]) if dry_run else _lock(target) as created:
         before = _trusted(fam, target)
         plan = fam.plan_install(target, certs, before or set())
         result = {"plan": plan, "family": fam.name, "outputs": [], "missing": []}
+        if dry_run:
+            preflight(plan)  # a dry run says what the real one would refuse
         if dry_run or plan.empty:
+            remove_created(target.fs, created)  # nothing to do: not even a lock file left
             return result
         result["outputs"] = _apply(target, plan, created)
         after = _trusted(fam, target)
@@ -86,10 +91,24 @@ def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
         return result
 
 
+def _check_store_files(target: Target, fam) -> None:
+    """A bundle that is a directory (or a FIFO, a device) is refused before
+    anything reads or plans it: exit 3, the target as it was."""
+    for inner in fam.store_files(target):
+        st = target.stat(inner)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise EnvRefuses(
+                f"{target.path(inner)}: is {safepath.kind_of(st.st_mode)} where ats writes "
+                "a file; nothing was changed"
+            )
+
+
 def uninstall(target: Target, family=None) -> dict:
     fam = families.detect(target, family)
     with _lock(target) as created:
         plan = fam.plan_uninstall(target)
+        if plan.empty:
+            remove_created(target.fs, created)
         outputs = [] if plan.empty else _apply(target, plan, created)
         return {"plan": plan, "family": fam.name, "outputs": outputs}
 

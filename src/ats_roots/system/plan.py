@@ -188,14 +188,21 @@ def apply(plan: Plan, on_change=None, checked: bool = False) -> list[str]:
             ) from None
         raise EnvRefuses(f"{where}: {exc.strerror}; nothing was changed") from None
     outputs = []
-    for argv in plan.commands:
-        proc = target.run(argv)
-        outputs.append((proc.stdout + proc.stderr).strip())
-        if proc.returncode != 0:
-            raise EnvRefuses(
-                f"{' '.join(argv)} failed with exit {proc.returncode}: "
-                + (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            )
+    try:
+        for argv in plan.commands:
+            proc = target.run(argv)
+            outputs.append((proc.stdout + proc.stderr).strip())
+            if proc.returncode != 0:
+                raise EnvRefuses(
+                    f"{' '.join(argv)} failed with exit {proc.returncode}: "
+                    + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                    + "; ats's files were put back"
+                )
+    except EnvRefuses:
+        # The store stays as it was rather than half done: anchors nobody compiled.
+        _restore(fs, undo)
+        remove_created(fs, created)
+        raise
     outputs += target.notes
     return outputs
 

@@ -199,6 +199,12 @@ class Root:
                     parts.extend(reversed(_split(points_to)))
                     continue
                 if last:
+                    if virtual and st is not None and _special(st.st_mode):
+                        # resolve(): every caller reads or writes what it names.
+                        raise Refused(
+                            "%s: is %s, not a regular file%s"
+                            % (self.host(inner), kind_of(st.st_mode), _reached(via))
+                        )
                     return self._spot(stack, names, part, missing)
                 if st is not None and not stat.S_ISDIR(st.st_mode):
                     raise Refused(
@@ -672,6 +678,10 @@ class Staged:
             _unlink_quiet(self.spot.fd, self.tmp)
         self.tmp = None
         self.root.release(self.spot)
+
+
+def _special(mode):
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
 
 
 def _may_write(st):

@@ -21,7 +21,8 @@ from ats_roots.system import safepath
 # The environment a target's tool gets: nothing of the caller's (no tokens,
 # no proxies, no TMPDIR that only exists on the host).
 TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
-TOOL_TIMEOUT = 300  # update-ca-trust on a slow disk: tens of seconds; a hung tool: never
+# update-ca-trust on a slow disk: tens of seconds; a hung tool: never.
+TOOL_TIMEOUT = float(os.environ.get("ATS_TOOL_TIMEOUT", "300"))
 UNSHARE = ["unshare", "--mount", "--pid", "--ipc", "--net", "--fork", "--kill-child"]
 _ISOLATION: list = []  # probed once: [True] or [reason it is not available]
 
