@@ -117,3 +117,16 @@ def test_a_modern_store_has_no_weakness(tmp_path):
     proc = ats("verify", "--bundle", bundle, "--chain", chain, "--at", LEAF_TIME)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "  strict  ok      " in proc.stdout and "weakness" not in proc.stdout
+
+
+def test_without_libcrypto_3_the_verdict_says_it_is_not_openssls(tmp_path):
+    """ATS_LIBCRYPTO names a library that is not there: cryptography decides,
+    and says so; the legacy chain it refuses is FAILED, not passed off as OpenSSL's."""
+    import os
+
+    leaf, chain, untrusted, bundle = files(tmp_path)
+    env = {**os.environ, "ATS_LIBCRYPTO": str(tmp_path / "no-libcrypto.so")}
+    proc = ats("verify", "--bundle", bundle, "--chain", chain, "--at", LEAF_TIME, env=env)
+    assert "chain FAILED for valid.rootca1.demo.amazontrust.com" in proc.stdout, proc.stdout
+    assert "no OpenSSL 3 libcrypto here" in proc.stdout and "cryptography" in proc.stdout
+    assert "  default " not in proc.stdout

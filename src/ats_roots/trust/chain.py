@@ -157,6 +157,8 @@ class ChainResult:
         else:
             out.append(f"chain FAILED for {self.host}: {default.error}")
         for name, p in self.profiles.items():
+            if self.fallback:  # no OpenSSL verdict to show: the engine line says why
+                break
             what = PROFILE_TEXT[name]
             if p.ok:
                 out.append(f"  {name:7} ok      {what}; anchor {display_name(p.path[-1])}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import datetime
+import os
 from dataclasses import dataclass, field
 
 # From <openssl/x509_vfy.h> and <openssl/x509v3.h> (stable ABI values).
@@ -50,7 +51,14 @@ def library():
     """The loaded libcrypto, once per process; Unavailable if there is none >= 3."""
     if _LIB:
         return _LIB[0]
-    names = [ctypes.util.find_library("crypto"), "libcrypto.so.3", "libcrypto.3.dylib"]
+    # ATS_LIBCRYPTO: ask another libcrypto 3 of this host (e.g. the build an
+    # image ships, copied out); never one inside a target root file system.
+    chosen = os.environ.get("ATS_LIBCRYPTO")
+    names = (
+        [chosen]
+        if chosen
+        else [ctypes.util.find_library("crypto"), "libcrypto.so.3", "libcrypto.3.dylib"]
+    )
     lib, last = None, "not found"
     for name in [n for n in names if n]:
         try:
