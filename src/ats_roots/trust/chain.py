@@ -190,10 +190,11 @@ def check_chain(
     try:
         from ats_roots.trust import ossl
 
-        profiles = {
-            name: _openssl_profile(ossl, name, flags, chain_ders, anchors_der, at, host)
-            for name, flags in ossl.PROFILES.items()
-        }
+        with ossl.Anchors(anchors_der) as store:
+            profiles = {
+                name: _openssl_profile(ossl, name, flags, chain_ders, store, at, host)
+                for name, flags in ossl.PROFILES.items()
+            }
         engine = f"{ossl.version_text()} (this host's libcrypto, as the image's OpenSSL 3 decides)"
         fallback = False
     except ImportError as exc:  # ctypes missing from a cut-down Python
