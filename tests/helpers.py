@@ -36,6 +36,29 @@ AFTER_LEAVES = 1746100000  # 2025-05-01, a day after they expired
 INTERMEDIATES = tuple(f"{k}m0{i}" for k in ("r2", "r4", "e2", "e3") for i in (1, 2, 3, 4))
 
 
+# The five roots as ca-certificates.conf names them (Debian and Alpine alike).
+AMAZON_CONF = (
+    "mozilla/Amazon_Root_CA_1.crt",
+    "mozilla/Amazon_Root_CA_2.crt",
+    "mozilla/Amazon_Root_CA_3.crt",
+    "mozilla/Amazon_Root_CA_4.crt",
+    "mozilla/Starfield_Services_Root_Certificate_Authority_-_G2.crt",
+)
+
+
+def deselect_amazon(root: Path, *tool_args: str) -> None:
+    """Remove the five roots the distribution's own way: deselect them in
+    /etc/ca-certificates.conf and run update-ca-certificates (Debian wants
+    --fresh, so that their links go too)."""
+    conf = root / "etc" / "ca-certificates.conf"
+    text = conf.read_text()
+    for name in AMAZON_CONF:
+        assert f"\n{name}\n" in text, name
+        text = text.replace(f"\n{name}\n", f"\n!{name}\n")
+    conf.write_text(text)
+    chroot(root, "update-ca-certificates", *tool_args, check=True)
+
+
 def need(ok: bool, reason: str, kind: str) -> None:
     """The one way a test may skip for a missing prerequisite: it skips on a
     developer's machine, and fails where ATS_REQUIRE_<kind>=1 (CI sets every

@@ -19,6 +19,7 @@ from helpers import (
     LEAF_TIME,
     ats,
     chroot,
+    deselect_amazon,
     https_server,
     leaf_and_issuer,
     pem_shas,
@@ -28,25 +29,11 @@ from helpers import (
 
 pytestmark = pytest.mark.rootfs
 
-AMAZON_CONF = (
-    "mozilla/Amazon_Root_CA_1.crt",
-    "mozilla/Amazon_Root_CA_2.crt",
-    "mozilla/Amazon_Root_CA_3.crt",
-    "mozilla/Amazon_Root_CA_4.crt",
-    "mozilla/Starfield_Services_Root_Certificate_Authority_-_G2.crt",
-)
 BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 
 
 def no_amazon(root):
-    """Deselect the five in /etc/ca-certificates.conf and rebuild, Alpine's way."""
-    conf = root / "etc" / "ca-certificates.conf"
-    text = conf.read_text()
-    for name in AMAZON_CONF:
-        assert f"\n{name}\n" in text, name
-        text = text.replace(f"\n{name}\n", f"\n!{name}\n")
-    conf.write_text(text)
-    chroot(root, "update-ca-certificates", check=True)
+    deselect_amazon(root)
 
 
 def no_amazon_no_tool(root):

@@ -16,6 +16,7 @@ from helpers import (
     LEAF_TIME,
     ats,
     chroot,
+    deselect_amazon,
     leaf_and_issuer,
     one_error_line,
     pem_shas,
@@ -26,13 +27,6 @@ from helpers import (
 
 pytestmark = pytest.mark.rootfs
 
-AMAZON_CONF = (
-    "mozilla/Amazon_Root_CA_1.crt",
-    "mozilla/Amazon_Root_CA_2.crt",
-    "mozilla/Amazon_Root_CA_3.crt",
-    "mozilla/Amazon_Root_CA_4.crt",
-    "mozilla/Starfield_Services_Root_Certificate_Authority_-_G2.crt",
-)
 BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 ANCHORS = "usr/local/share/ca-certificates"
 FX = "/tmp/ats-fx"  # the fixtures, inside the root
@@ -43,14 +37,7 @@ def with_fixtures(root):
 
 
 def no_amazon(root):
-    """Deselect the five roots in ca-certificates.conf and rebuild, Debian's way."""
-    conf = root / "etc" / "ca-certificates.conf"
-    text = conf.read_text()
-    for name in AMAZON_CONF:
-        assert f"\n{name}\n" in text, name
-        text = text.replace(f"\n{name}\n", f"\n!{name}\n")
-    conf.write_text(text)
-    chroot(root, "update-ca-certificates", "--fresh", check=True)
+    deselect_amazon(root, "--fresh")
     with_fixtures(root)
 
 

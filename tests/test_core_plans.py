@@ -12,7 +12,7 @@ import pytest
 from helpers import ats, one_error_line, pinned_shas, synthetic_root, tree_digest
 
 from ats_roots.system import families, layout
-from ats_roots.system.families import macos, windows
+from ats_roots.system.families import _platform, macos, windows
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import ats_certs
 
@@ -147,7 +147,8 @@ KEYCHAIN = "/Library/Keychains/System.keychain"
 
 
 def test_macos_commands():
-    assert macos.install_command("/tmp/x.pem") == [
+    mac = macos.MacOS()
+    assert mac.install_command("/tmp/x.pem") == [
         "security",
         "add-trusted-cert",
         "-d",
@@ -157,39 +158,40 @@ def test_macos_commands():
         KEYCHAIN,
         "/tmp/x.pem",
     ]
-    assert macos.check_command() == ["security", "find-certificate", "-a", "-Z", KEYCHAIN]
+    assert mac.check == ("security", "find-certificate", "-a", "-Z", KEYCHAIN)
     certs = ats_certs()
     trusted = {pinned_shas()[0]}  # Amazon Root CA 1 is already in the keychain
-    plan = macos.MacOS().plan_install(Target("/"), certs, trusted)
-    staged = [os.path.join(macos.STAGING, f"ats-{s}.pem") for s in SLUGS[1:]]
-    assert plan.commands == [macos.install_command(p) for p in staged]
+    plan = mac.plan_install(Target("/"), certs, trusted)
+    staged = [os.path.join(mac.staging, f"ats-{s}.pem") for s in SLUGS[1:]]
+    assert plan.commands == [mac.install_command(p) for p in staged]
     # each file the tool reads is written by the plan first, with the root's bytes
     assert [w.path for w in plan.writes] == staged
     assert [w.data for w in plan.writes] == [c.pem for c in certs[1:]]
 
 
 def test_windows_commands():
-    assert windows.install_command("ats-x.pem") == [
+    win = windows.Windows()
+    assert win.install_command("ats-x.pem") == [
         "certutil",
         "-addstore",
         "-f",
         "ROOT",
         "ats-x.pem",
     ]
-    assert windows.check_command() == ["certutil", "-store", "ROOT"]
-    plan = windows.Windows().plan_install(Target("/"), ats_certs(), set(pinned_shas()[4:]))
-    staged = [os.path.join(windows.STAGING, f"ats-{s}.pem") for s in SLUGS[:4]]
-    assert plan.commands == [windows.install_command(p) for p in staged]
+    assert win.check == ("certutil", "-store", "ROOT")
+    plan = win.plan_install(Target("/"), ats_certs(), set(pinned_shas()[4:]))
+    staged = [os.path.join(win.staging, f"ats-{s}.pem") for s in SLUGS[:4]]
+    assert plan.commands == [win.install_command(p) for p in staged]
     assert [w.path for w in plan.writes] == staged
 
 
 def test_macos_and_windows_detect_only_their_own_host(tmp_path, monkeypatch):
     host, image = Target("/"), Target(str(tmp_path))
     assert not macos.MacOS().detect(host, []) and not windows.Windows().detect(host, [])
-    monkeypatch.setattr(macos.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(_platform.platform, "system", lambda: "Darwin")
     assert macos.MacOS().detect(host, [])
     assert not macos.MacOS().detect(image, [])  # an image is never the keychain
     assert families.detect(host).name == "macos"
-    monkeypatch.setattr(macos.platform, "system", lambda: "Windows")
+    monkeypatch.setattr(_platform.platform, "system", lambda: "Windows")
     assert windows.Windows().detect(host, []) and not windows.Windows().detect(image, [])
     assert families.detect(host).name == "windows"

@@ -2,20 +2,22 @@
 
 Everything here must run on any python3 from 3.6 on, with nothing installed
 and even on Debian's python3-minimal (no shutil, no json): scripts/gen-hook
-inlines this file into the hook (src/ats_roots/hook/ats-hook), so the hook and `ats` share one copy.
+inlines this file into the hook (src/ats_roots/hook/ats-hook), so the hook
+and `ats` share one copy.
 Keep it to os, re, base64, hashlib, tempfile, fcntl, errno.
 """
 
 import base64
 import errno
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; FileLock is only used on Linux targets
-    fcntl = None
 import hashlib
 import os
 import re
 import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; FileLock is only used on Linux targets
+    fcntl = None
 
 _PEM_BLOCK = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n(.*?)-----END CERTIFICATE-----\r?\n?", re.S

@@ -1,63 +1,17 @@
-"""macOS: the System keychain, through `security`. Planned and tested as
-commands only; no macOS runs here."""
-
-from __future__ import annotations
+"""macOS: the System keychain, through `security`."""
 
 import os
-import platform
 
-from ats_roots.errors import EnvRefuses
-from ats_roots.system.openssl import OpenSSLPaths
-from ats_roots.system.plan import Plan, Write
-from ats_roots.system.target import Target
-from ats_roots.trust.certs import Cert
+from ats_roots.system.families._platform import PlatformFamily
 
 KEYCHAIN = "/Library/Keychains/System.keychain"
-STAGING = os.path.expanduser("~/.ats-roots")
 
 
-class MacOS:
-    name = "macos"
+class MacOS(PlatformFamily):
+    name, system, title, tool_name = "macos", "Darwin", "macOS", "security"
+    staging = os.path.expanduser("~/.ats-roots")
+    remove_hint = "security delete-certificate -Z SHA1"
+    check = ("security", "find-certificate", "-a", "-Z", KEYCHAIN)
 
-    def detect(self, target: Target, os_ids: list[str]) -> bool:
-        return target.is_host and platform.system() == "Darwin"
-
-    def plan_install(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
-        plan = Plan(self.name, target)
-        for cert in certs:
-            if cert.sha256 in trusted:
-                continue
-            # The tool reads a file: stage each root in the user's own directory
-            # (not a shared /tmp path another user could plant).
-            path = os.path.join(STAGING, f"{cert.slug}.pem")
-            plan.writes.append(Write(path, cert.pem, f"{cert.name} for security"))
-            plan.commands.append(install_command(path))
-        return plan
-
-    def plan_uninstall(self, target: Target) -> Plan:
-        return Plan(self.name, target, notes=["remove with: security delete-certificate -Z SHA1"])
-
-    def tool(self, target: Target) -> str:
-        return "security"
-
-    def openssl(self, target: Target) -> OpenSSLPaths:
-        # Its TLS stack reads the platform store, not an OpenSSL directory;
-        # an OpenSSL there (Homebrew, Git for Windows) keeps its own.
-        return OpenSSLPaths("", None)
-
-    def store_files(self, target: Target) -> list[str]:
-        return []
-
-    def verify(self, target: Target):
-        raise EnvRefuses(
-            "verify is not available on macOS: ats does not read the platform store; "
-            "check with `security find-certificate -a -Z /Library/Keychains/System.keychain`"
-        )
-
-
-def install_command(pem_path: str) -> list[str]:
-    return ["security", "add-trusted-cert", "-d", "-r", "trustRoot", "-k", KEYCHAIN, pem_path]
-
-
-def check_command() -> list[str]:
-    return ["security", "find-certificate", "-a", "-Z", KEYCHAIN]
+    def install_command(self, pem_path: str) -> list[str]:
+        return ["security", "add-trusted-cert", "-d", "-r", "trustRoot", "-k", KEYCHAIN, pem_path]
