@@ -32,11 +32,13 @@ AMAZON_ROOT_CA_1 = AMAZON_ROOTS["mozilla/Amazon_Root_CA_1.crt"]
 
 
 class Context:
-    """What builders need besides the base: a scratch dir and the download cache."""
+    """What builders need besides the base: a scratch dir, the download cache and
+    the apt archive cache (.deb files shared by the bases of one suite and arch)."""
 
-    def __init__(self, work: Path, downloads: Path):
+    def __init__(self, work: Path, downloads: Path, apt_cache: Path):
         self.work = work
         self.downloads = downloads
+        self.apt_cache = apt_cache
 
 
 # -- debian: mmdebstrap ----------------------------------------------------------------------
@@ -46,18 +48,34 @@ def build_mmdebstrap(base: Base, rootfs: Path, ctx: Context) -> str:
     p = base.params
     packages = ",".join(p["include"])
     recommends = "true" if p["recommends"] else "false"
-    with step(base.name, f"mmdebstrap --variant={p['variant']} {p['suite']} +{packages}"):
+    # The archives of earlier builds of the same suite and arch go in before apt
+    # runs (apt skips what it already has, checked against the index) and the
+    # new ones come out after; mmdebstrap's cleanup still empties the root's
+    # own /var/cache/apt/archives, so the tarball is the same either way.
+    cache = ctx.apt_cache / f"{p['suite']}-{base.arch}"
+    cache.mkdir(parents=True, exist_ok=True)
+    out = ctx.work / "apt-out"
+    with step(base.name, f"mmdebstrap --variant={p['variant']} --arch={base.arch} "
+                         f"{p['suite']} +{packages}"):
         run(
             [
                 tool("mmdebstrap"),
                 f"--variant={p['variant']}",
+                f"--arch={base.arch}",
                 f"--include={packages}",
                 f'--aptopt=APT::Install-Recommends "{recommends}"',
+                "--skip=essential/unlink",
+                '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
+                f"--setup-hook=sync-in {cache} /var/cache/apt/archives/",
+                f"--customize-hook=sync-out /var/cache/apt/archives {out}",
                 p["suite"],
                 rootfs,
                 p["mirror"],
             ]
         )
+    added = keep_archives(out, cache)
+    log(f"{base.name}: apt cache {cache.name}: {added} new .deb, "
+        f"{len(list(cache.glob('*.deb')))} in all")
     # mmdebstrap copies the host's resolv.conf and hostname in; Docker provides both.
     remove_globs(rootfs, ("etc/resolv.conf", "etc/hostname"))
     release = os_release(rootfs)
@@ -72,6 +90,21 @@ def build_mmdebstrap(base: Base, rootfs: Path, ctx: Context) -> str:
         f"mmdebstrap --variant={p['variant']} {p['suite']} (Debian {version}) "
         f"from {p['mirror']}, packages: {packages}, recommends: {recommends}"
     )
+
+
+def keep_archives(out: Path, cache: Path) -> int:
+    """Move the .deb files apt fetched into the shared cache, each by an atomic
+    rename, so a build running beside this one never reads half a file."""
+    added = 0
+    for deb in sorted(out.glob("*.deb")):
+        final = cache / deb.name
+        if final.exists():
+            continue
+        partial = cache / f".{deb.name}.partial-{os.getpid()}"
+        shutil.copyfile(deb, partial)
+        os.replace(partial, final)
+        added += 1
+    return added
 
 
 # -- alpine: the quicksand disk -------------------------------------------------------------

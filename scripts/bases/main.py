@@ -4,6 +4,12 @@ For each base there are two cached things: the root file system tarball
 (.cache/bases/<slug>.tar, with <slug>.json saying which recipe made it) and the
 Docker image (its io.ats-roots.base.recipe label). A base is rebuilt only when
 its tarball is missing or stale; it is re-imported when only the image is.
+
+Two bases build at once (this machine has two cores). A base waits for its
+parent, and a Debian base for the first one of its suite and architecture, so
+that the .deb files are downloaded once and shared (.cache/apt/<suite>-<arch>).
+arm64 bases need emulation (scripts/emulation); where it is missing they are
+skipped with the reason, or fail with ATS_REQUIRE_ARM64=1.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import datetime
 import json
 import os
 import sys
+import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import images
+from . import emulation, images
 from .builders import BUILDERS, Context
 from .recipes import BASES, BY_NAME, Base, find, recipe, with_parents
 from .util import BuildError, check_host, log, new_rootfs, pack, step, unpack, workdir
@@ -24,6 +32,8 @@ from .util import BuildError, check_host, log, new_rootfs, pack, step, unpack, w
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "bases"
 DOWNLOADS = REPO / ".cache" / "downloads"
+APT_CACHE = REPO / ".cache" / "apt"
+WORKERS = 2
 MANIFEST = CACHE / "manifest.json"
 
 
@@ -51,7 +61,7 @@ def build_tar(base: Base) -> dict:
         if base.parent:
             with step(base.name, f"unpack {base.parent}"):
                 unpack(tar_path(BY_NAME[base.parent]), rootfs)
-        origin = BUILDERS[base.kind](base, rootfs, Context(work, DOWNLOADS))
+        origin = BUILDERS[base.kind](base, rootfs, Context(work, DOWNLOADS, APT_CACHE))
         with step(base.name, f"pack {tar_path(base).relative_to(REPO)}"):
             pack(rootfs, tar_path(base))
     stamp = {
@@ -69,7 +79,8 @@ def ensure(base: Base) -> None:
     want = recipe(base)
     stamp = read_stamp(base)
     labels = images.labels_of(base.image) or {}
-    if stamp and labels.get(images.LABEL_RECIPE) == want:
+    right_arch = base.arch == "amd64" or images.architecture(base.image) == base.arch
+    if stamp and labels.get(images.LABEL_RECIPE) == want and right_arch:
         log(f"{base.name}: up to date (recipe {want[:12]})")
         return
     if not stamp:
@@ -94,10 +105,74 @@ def write_manifest() -> None:
                 "flavor": base.flavor,
                 "has_python": base.has_python,
                 "parent": base.parent,
+                "arch": base.arch,
             }
     partial = MANIFEST.with_suffix(".partial")
     partial.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
     os.replace(partial, MANIFEST)
+
+
+def dependencies(bases: list) -> dict:
+    """base name -> names it must wait for: its parent, and for a Debian base the
+    first base of the same suite and arch (whose downloads it then reuses)."""
+    first: dict = {}
+    deps = {}
+    for base in bases:
+        deps[base.name] = {base.parent} if base.parent else set()
+        if base.kind == "mmdebstrap":
+            key = (base.params["suite"], base.arch)
+            if key in first:
+                deps[base.name].add(first[key])
+            else:
+                first[key] = base.name
+    return deps
+
+
+def build_all(bases: list) -> dict:
+    """Ensure every base, WORKERS at a time; returns name -> error text for the
+    ones that failed or were skipped (a base whose dependency failed is skipped)."""
+    deps = dependencies(bases)
+    problems: dict = {}
+    done: set = set()
+    lock = threading.Lock()
+    no_arm64 = emulation.status()
+    pending = list(bases)
+    running: dict = {}
+
+    def one(base: Base) -> None:
+        try:
+            ensure(base)
+        except BuildError as err:
+            where = ""
+            if err.output:
+                logfile = CACHE / f"{base.slug}.log"
+                logfile.write_text(err.output)
+                where = f"(log: {logfile.relative_to(REPO)}) "
+            with lock:
+                problems[base.name] = f"error: {where}{err}"
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        while pending or running:
+            for base in list(pending):
+                blocked = [d for d in deps[base.name] if d in problems]
+                if blocked:
+                    problems[base.name] = f"skipped: needs {blocked[0]}"
+                elif base.arch != "amd64" and no_arm64:
+                    problems[base.name] = f"skipped: {no_arm64}"
+                elif not deps[base.name] <= done:
+                    continue
+                else:
+                    running[pool.submit(one, base)] = base
+                pending.remove(base)
+                if base.name in problems:
+                    log(f"{base.name}: {problems[base.name]}")
+            if not running:
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                future.result()
+                done.add(running.pop(future).name)
+    return problems
 
 
 def list_bases() -> None:
@@ -138,23 +213,25 @@ def main(argv=None) -> int:
         list_bases()
         return 0
     start = time.monotonic()
-    current = None
     try:
         check_host()
         CACHE.mkdir(parents=True, exist_ok=True)
-        for current in with_parents(selected):
-            ensure(current)
+        problems = build_all(with_parents(selected))
         write_manifest()
     except BuildError as err:
-        where = f"{current.name}: " if current else ""
-        if err.output and current:
-            logfile = CACHE / f"{current.slug}.log"
-            logfile.write_text(err.output)
-            where += f"(log: {logfile.relative_to(REPO)}) "
-        print(f"[bases] error: {where}{err}", file=sys.stderr)
+        print(f"[bases] error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("[bases] interrupted", file=sys.stderr)
         return 130
-    log(f"all done in {time.monotonic() - start:.1f}s")
-    return 0
+    failed = {n: why for n, why in problems.items() if not why.startswith("skipped:")}
+    if emulation.required():
+        failed.update({n: f"{why} ({emulation.REQUIRE_ENV}=1)" for n, why in problems.items()
+                       if BY_NAME[n].arch != "amd64" and n not in failed})
+    for name, why in failed.items():
+        print(f"[bases] {name}: {why}", file=sys.stderr)
+    skipped = len(problems) - len(failed)
+    tail = f"; {skipped} skipped" if skipped else ""
+    tail += f"; {len(failed)} failed" if failed else ""
+    log(f"all done in {time.monotonic() - start:.1f}s{tail}")
+    return 1 if failed else 0

