@@ -130,3 +130,15 @@ def test_without_libcrypto_3_the_verdict_says_it_is_not_openssls(tmp_path):
     assert "chain FAILED for valid.rootca1.demo.amazontrust.com" in proc.stdout, proc.stdout
     assert "no OpenSSL 3 libcrypto here" in proc.stdout and "cryptography" in proc.stdout
     assert "  default " not in proc.stdout
+
+
+def test_a_target_without_openssl_3_is_named(tmp_path):
+    """The verdict is OpenSSL 3's; a root file system shipping only 1.1 gets a note."""
+    from ats_roots.trust import ossl
+
+    lib = tmp_path / "usr/lib/x86_64-linux-gnu"
+    lib.mkdir(parents=True)
+    (lib / "libcrypto.so.1.1").write_bytes(b"\x7fELF")
+    assert "libcrypto.so.1.1, not OpenSSL 3" in ossl.version_note(str(tmp_path))
+    (lib / "libcrypto.so.3").write_bytes(b"\x7fELF")
+    assert ossl.version_note(str(tmp_path)) == ""

@@ -46,6 +46,12 @@ def verify(
         result = chain.check_chain(ders, keys.anchors(store), when, host, warn_days)
         report["chain"] = result.to_json()
         chain_lines = result.lines()
+        if not bundle:
+            from ats_roots.trust import ossl
+
+            note = ossl.version_note(root)
+            report["chain"]["note"] = note
+            chain_lines += [f"note: {note}"] if note else []
         ok = ok and result.ok
     report["ok"] = ok
     lines = _lines(report) + chain_lines + [f"warning: {w}" for w in report["warnings"]]

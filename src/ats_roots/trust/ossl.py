@@ -224,3 +224,31 @@ def verify(
             lib.OPENSSL_sk_free(stack)
         for x in owned:
             lib.X509_free(x)
+
+
+LIB_DIRS = ("lib", "lib64", "usr/lib", "usr/lib64", "usr/local/lib")
+
+
+def target_libcrypto(host_root: str) -> list[str]:
+    """Names of the libcrypto files a root file system ships (read, never
+    loaded), e.g. ['usr/lib/x86_64-linux-gnu/libcrypto.so.3']."""
+    import glob
+
+    found = []
+    for d in LIB_DIRS:
+        for pattern in ("libcrypto.so.*", "*-linux-*/libcrypto.so.*"):
+            found += glob.glob(os.path.join(host_root, d, pattern))
+    return sorted({os.path.relpath(p, host_root) for p in found})
+
+
+def version_note(host_root: str) -> str:
+    """A note when the target's OpenSSL is not 3.x: its verdicts may differ."""
+    names = target_libcrypto(host_root)
+    if not names:
+        return ""
+    if any(n.rsplit("libcrypto.so.", 1)[1].startswith("3") for n in names):
+        return ""
+    return (
+        f"the target ships {', '.join(names)}, not OpenSSL 3: its own TLS may decide "
+        "differently (OpenSSL 1.1 has no -x509_strict checks of CA certificates)"
+    )
