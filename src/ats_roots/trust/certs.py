@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography import x509
-
 from ats_roots import _portable
 from ats_roots.errors import BadInput
 from ats_roots.trust.roots import load_der_quietly, load_roots, now
@@ -52,7 +50,9 @@ def load_extra_ca(path: str) -> list[Cert]:
     return out
 
 
-def _require_ca(path: str, cert: x509.Certificate, subject: str) -> None:
+def _require_ca(path: str, cert, subject: str) -> None:
+    from cryptography import x509
+
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:

@@ -6,12 +6,13 @@ import datetime
 import warnings
 from dataclasses import dataclass
 from importlib import resources
-
-from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
+from typing import TYPE_CHECKING
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 # SHA-256 of each root's DER, from Mozilla's list (as carried by certifi).
 # A data file that does not match its pin is never used.
@@ -111,6 +112,10 @@ class Root:
 def load_der_quietly(der: bytes) -> x509.Certificate:
     """Starfield Services Root G2 has serial number 0, which RFC 5280 forbids
     and cryptography warns about; it is a trusted root all the same."""
+    # Imported here: `ats verify` and `ats install` mostly need no X.509 parser.
+    from cryptography import x509
+    from cryptography.utils import CryptographyDeprecationWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         return x509.load_der_x509_certificate(der)
