@@ -286,3 +286,71 @@ def test_init(example, docker_client, ses_network, ses_pki, runtimes, record_pro
 
 def matrixlib_row(name):
     return next(r for r in matrixlib.rows() if r.name == name)
+
+
+# --- init: the Kubernetes examples, each container run with docker as the
+# manifest says (command, args, user, read-only root, emptyDir volumes); only
+# the placeholders change: your/app:1.2 is alpine without Python, your-app the check.
+
+K8S = os.path.join(matrixlib.REPO, "examples", "k8s")
+
+
+def pod_containers(path):
+    import yaml
+
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    spec = doc["spec"]["template"]["spec"]
+    return spec, spec.get("initContainers", []), spec["containers"]
+
+
+def run_k8s_container(client, c, volumes, extra, network=None):
+    image = c["image"].replace("your/app:1.2", ALPINE_NOAMAZON)
+    sc = c.get("securityContext", {})
+    mounts = {volumes[m["name"]]: {"bind": m["mountPath"], "mode": "ro" if m.get("readOnly")
+                                   else "rw"} for m in c.get("volumeMounts", [])}
+    mounts.update(extra["mounts"])
+    env = {e["name"]: e["value"] for e in c.get("env", [])}
+    env.update(extra.get("env", {}))
+    user = str(sc["runAsUser"]) if "runAsUser" in sc else None
+    return dockerrun.run(client, image, c.get("args") or extra.get("args"),
+                         entrypoint=c.get("command"), mounts=mounts, network=network, user=user,
+                         read_only=bool(sc.get("readOnlyRootFilesystem")),
+                         tmpfs={"/tmp": ""} if extra.get("tmp") else None, environment=env)
+
+
+@pytest.mark.parametrize("example", [
+    pytest.param(e, id=e, marks=pytest.mark.cell(f"alpine k8s {e}", "init"))
+    for e in ("wrap", "export")
+])
+def test_init_kubernetes(example, docker_client, ses_network, ses_pki, runtimes, record_property):
+    have_image(docker_client, ALPINE_NOAMAZON)
+    hookbundle.require_hook_image(docker_client)
+    spec, inits, (app,) = pod_containers(os.path.join(K8S, f"{example}.yaml"))
+    runtime = runtimes(matrixlib_row("alpine-python").image)
+    pki = {str(ses_pki.dir): {"bind": "/pki", "mode": "ro"}}
+    volumes = {}
+    try:
+        for v in spec["volumes"]:  # an emptyDir: empty, writable by every user of the pod
+            volumes[v["name"]] = name = f"{hookbundle.PREFIX}k8s-{uuid.uuid4().hex[:8]}"
+            docker_client.volumes.create(name)
+            dockerrun.run(docker_client, ALPINE_NOAMAZON, ["chmod", "0777", "/v"], entrypoint=[],
+                          mounts={name: {"bind": "/v", "mode": "rw"}})
+        hook_env = {"ATS_HOOK_EXTRA_CA": "/pki/root.pem"}  # the stand-in's test root
+        for c in inits:
+            res = run_k8s_container(docker_client, c, volumes, {"mounts": pki, "env": hook_env})
+            assert res.exit_code == 0, f"init container {c['name']}: {res.output}"
+        if app.get("command"):  # wrap: the hook, then your-app: here the check
+            app = dict(app, command=app["command"][:2] + ["/bin/sh", "-c", APP_SCRIPT], args=None)
+            extra = {"mounts": {**runtime, **pki}, "env": hook_env, "tmp": True}
+        else:  # export: the image's own command, here the check
+            app = dict(app, command=["/bin/sh", "-c"])
+            extra = {"mounts": {**runtime, **pki}, "args": [APP_SCRIPT], "tmp": True}
+        res = run_k8s_container(docker_client, app, volumes, extra, network=ses_network)
+    finally:
+        for name in volumes.values():
+            docker_client.volumes.get(name).remove(force=True)
+    assert res.exit_code == 0, res.output
+    assert "smtp 587: sent" in res.output and "api 443: <MessageId>" in res.output, res.output
+    record_property("detail", f"examples/k8s/{example}.yaml, its containers run as written: "
+                              "alpine's curl reaches the SES stand-in, the intermediates verify")
