@@ -43,6 +43,8 @@ class Cell:
         if entry is None:
             pytest.fail(f"{row.image} was not built: run scripts/build-images first")
         if entry["status"] == "skipped":
+            if row.arch != "amd64" and os.environ.get("ATS_REQUIRE_ARM64") == "1":
+                pytest.fail(f"{entry['reason']} (ATS_REQUIRE_ARM64=1: arm64 rows must run)")
             pytest.skip(entry["reason"])
         if entry["status"] != "built":
             pytest.fail(f"build failed: {entry.get('reason')}")
