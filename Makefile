@@ -9,7 +9,7 @@ RESULTS ?= results
 export ATS_RESULTS_DIR := $(abspath $(RESULTS))
 export LIVE
 
-.PHONY: setup bases wheels images test-matrix demo test lint unit bench clean
+.PHONY: setup emulation bases wheels images test-matrix demo test lint unit bench clean
 
 # Host tools from Debian's packages, and the pinned Python tools in .venv.
 $(VENV)/.stamp: pyproject.toml requirements-dev.lock
@@ -24,7 +24,13 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-setup: $(VENV)/.stamp
+setup: $(VENV)/.stamp emulation
+
+# arm64 under qemu-user (qemu-user-static, binfmt_misc, qemu-aarch64 with the F
+# flag): idempotent, undone by `make clean`; where it cannot be had the arm64
+# rows say why, and with ATS_REQUIRE_ARM64=1 (CI) this fails instead.
+emulation:
+	$(PYTHON) scripts/emulation setup
 
 bases: setup
 	$(PY) scripts/build-bases
@@ -58,5 +64,10 @@ test: lint images
 bench: images
 	$(PY) scripts/bench
 
+# Every image, container, network and volume the project made (each named as it
+# goes), the emulation set-up, and the build outputs; .cache (bases, downloads,
+# apt archives) stays, so the next `make bases` only re-imports.
 clean:
+	$(PYTHON) scripts/clean-docker
+	$(PYTHON) scripts/emulation teardown
 	rm -rf $(RESULTS) build .cache/runtime
