@@ -51,17 +51,16 @@ def _lock(target: Target):
         ) from None
     try:
         yield created
+    except EnvRefuses:  # refused before the first write, or every change put back
+        remove_created(target.fs, created)
+        raise
     finally:
         lock.__exit__(None, None, None)
 
 
 def _apply(target: Target, plan, created: list[str]) -> list[str]:
-    """Preflight, then apply; a refusal in the preflight also takes back the lock file."""
-    try:
-        preflight(plan)
-    except EnvRefuses:
-        remove_created(target.fs, created)
-        raise
+    """Preflight, then apply (a refusal takes back the lock file: see _lock)."""
+    preflight(plan)
     return apply(plan, checked=True)
 
 

@@ -461,7 +461,7 @@ class Root:
             try:
                 os.rmdir(spot.name, dir_fd=spot.fd)
             except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                if exc.errno in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                     return False
                 raise
             return True

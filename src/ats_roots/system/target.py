@@ -110,6 +110,12 @@ class Target:
             return f"{self.path(argv[0])}: missing; install the distro's CA package there"
         if tool is not None and not tool.st_mode & 0o111:
             return f"{self.path(argv[0])}: not executable"
+        dev = None if self.is_host else self.lstat("/dev")
+        if dev is not None and not stat.S_ISDIR(dev.st_mode):
+            return (
+                f"{self.path('/dev')}: is {safepath.kind_of(dev.st_mode)}, not a directory, "
+                "so the tool would have no /dev/null"
+            )
         interpreter = self._interpreter(argv[0]) if tool is not None else None
         if interpreter and self.find_tool([interpreter]) is None:
             return f"{self.path(argv[0])} needs {interpreter}, which {self.root} lacks"
@@ -152,7 +158,8 @@ class Target:
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 raise EnvRefuses(
-                    f"{' '.join(argv)} ran longer than {TOOL_TIMEOUT} s in {self.root}; stopped it"
+                    f"{' '.join(argv)} ran longer than {TOOL_TIMEOUT:g} s in {self.root}; "
+                    "stopped it"
                 ) from None
             _kill_group(proc)  # a daemon it left behind (without a PID namespace)
             text = [b.decode("utf-8", "replace") for b in (out, err)]
@@ -165,14 +172,22 @@ class Target:
         from the base cannot be opened. Lend a working one for the run: a real
         node where mknod works, else an empty file; put back what was there.
         All of it through the safe path: /dev may be a link in a hostile tree."""
-        node, saved = "/dev/null", "/dev/null.ats-saved"
         if self.is_host:
             yield
             return
-        dev = self.lstat("/dev")
-        if dev is None or not stat.S_ISDIR(dev.st_mode):
-            yield
-            return
+        made = []
+        if self.lstat("/dev") is None:  # an image with no /dev at all: lend one
+            refusing(self.fs.makedirs, "/dev", 0o755, made)
+        try:
+            with self._null_in_dev():
+                yield
+        finally:
+            for inner in reversed(made):
+                self.fs.rmdir(inner)
+
+    @contextlib.contextmanager
+    def _null_in_dev(self):
+        node, saved = "/dev/null", "/dev/null.ats-saved"
         if self.lstat(saved) is not None:  # a run killed while it lent one: put it back
             self.fs.unlink(node)
             self.fs.rename(saved, "null")
