@@ -72,6 +72,13 @@ def export_sparse(client, image_id: str, dest: str) -> Sparse:
         return materialize(container.export(chunk_size=EXPORT_CHUNK), dest)
 
 
+def platform_of(image) -> str:
+    """The image's platform as its config names it: "amd64", "arm64/v8"."""
+    arch = image.attrs.get("Architecture") or "unknown"
+    variant = image.attrs.get("Variant")
+    return f"{arch}/{variant}" if variant else arch
+
+
 def audit_image(client, ref: str, password: str | None) -> Report:
     image = get_image(client, ref)
     with scratch("ats-audit-") as tmp:
@@ -79,7 +86,7 @@ def audit_image(client, ref: str, password: str | None) -> Report:
         return audit_target(
             Target(sparse.root),
             password,
-            source={"image": ref, "id": image.id},
+            source={"image": ref, "id": image.id, "arch": platform_of(image)},
             stats=sparse.stats(),
             left_out=frozenset(sparse.left_out),
         )

@@ -148,7 +148,7 @@ class OldSdk:
 
 @dataclass
 class Report:
-    source: dict  # {"root": DIR} or {"image": REF, "id": ID}
+    source: dict  # {"root": DIR} or {"image": REF, "id": ID, "arch": "arm64/v8"}
     family: str
     openssl_dir: str
     stores: list[Store]

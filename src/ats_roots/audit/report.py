@@ -25,7 +25,11 @@ def to_json(report: Report, fail_on: list[str] | None = None) -> dict:
 
 def table(report: Report) -> list[str]:
     src = report.source
-    where = f"image {src['image']} ({src['id'][:19]})" if "image" in src else f"root {src['root']}"
+    if "image" in src:
+        arch = f", {src['arch']}" if src.get("arch") else ""
+        where = f"image {src['image']} ({src['id'][:19]}{arch})"
+    else:
+        where = f"root {src['root']}"
     lines = [f"{where}: family {report.family}, OPENSSLDIR {report.openssl_dir}", ""]
     rows: list[Store] = [*report.stores, *report.mail]
     width = max([len(s.path) for s in rows] + [5])
