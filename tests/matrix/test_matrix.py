@@ -1,6 +1,7 @@
 """The image matrix: every check inside every image (see images/matrix.toml).
 
-1 roots     `ats verify` exits 0 in the container
+1 roots     `ats verify` exits 0 in the container; on the roots-removed base,
+            1 with the roots MISSING (the negative control)
 2 chains    the public Amazon intermediates and demo leaves verify with the
             image's own TLS stack (openssl, else its Python's libcrypto)
 3 ses       `ats probe ses` (or the image's openssl where it has no ats) on
@@ -102,6 +103,25 @@ def test_roots(cell, record_property):
         how = "no full python in the image: ats verify --root on its exported file system"
     record_property("detail", how)
     assert res.exit_code == 0, f"{how}: exit {res.exit_code}: {res.output.strip()}"
+    # Negative control: the same verdict on the base with the Amazon roots
+    # removed (the base itself where it has no CA certificates) is "missing".
+    if cell.row.noamazon:
+        control = _verify_exported(cell.client, cell.row.noamazon)
+        assert control.returncode == 1 and "MISSING" in control.stdout, (
+            f"ats verify passed on {cell.row.noamazon}, which lacks the roots: "
+            + control.stdout + control.stderr
+        )
+
+
+TRUST_PATHS = ("etc/", "usr/lib/", "usr/share/ca-certificates/", "usr/local/share/", "lib/")
+
+
+def _verify_exported(client, image: str) -> subprocess.CompletedProcess:
+    """`ats verify --root` on the trust-store part of an image's file system."""
+    with tempfile.TemporaryDirectory(prefix="ats-matrix-") as tmp:
+        dockerrun.export_rootfs(client, image, tmp, only=TRUST_PATHS)
+        return subprocess.run([sys.executable, "-m", "ats_roots", "verify", "--root", tmp],
+                              capture_output=True, text=True, check=False, timeout=120)
 
 
 @pytest.mark.parametrize("cell", cell_params("2 chains"), indirect=True)
