@@ -12,10 +12,17 @@ from __future__ import annotations
 import hashlib
 import re
 import ssl
+import sys
 from pathlib import Path
 
 import pytest
 from helpers import need
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from bases import emulation  # noqa: E402
+from bases.main import dependencies  # noqa: E402
+from bases.recipes import BASES as RECIPES  # noqa: E402
+from bases.recipes import BY_NAME, recipe  # noqa: E402
 
 pytestmark = pytest.mark.docker
 
@@ -40,14 +47,30 @@ BASES = {
     "ats-local/alpine:3.23": ("alpine", "3.23.", "alpine", "no"),
     "ats-local/alpine-python:3.23": ("alpine", "3.23.", "alpine", "yes"),
     "ats-local/alpine-noamazon:3.23": ("alpine", "3.23.", "alpine", "no"),
+    # arm64 (Graviton), built and run under qemu-user emulation
+    "ats-local/debian:bookworm-arm64": ("debian", "bookworm", "debian", "yes"),
+    "ats-local/debian-bare:bookworm-arm64": ("debian", "bookworm", "debian", "minimal"),
+    "ats-local/debian-noamazon:bookworm-arm64": ("debian", "bookworm", "debian", "yes"),
+    "ats-local/alpine:3.23-arm64": ("alpine", "3.23.", "alpine", "no"),
+    "ats-local/alpine-python:3.23-arm64": ("alpine", "3.23.", "alpine", "yes"),
+    "ats-local/alpine-noamazon:3.23-arm64": ("alpine", "3.23.", "alpine", "no"),
 }
+ARM64 = [name for name in BASES if name.endswith("-arm64")]
 WITH_AMAZON = [
     "ats-local/debian:bookworm",
     "ats-local/debian:trixie",
     "ats-local/alpine:3.23",
     "ats-local/alpine-python:3.23",
+    "ats-local/debian:bookworm-arm64",
+    "ats-local/alpine:3.23-arm64",
+    "ats-local/alpine-python:3.23-arm64",
 ]
-WITHOUT_AMAZON = ["ats-local/debian-noamazon:bookworm", "ats-local/alpine-noamazon:3.23"]
+WITHOUT_AMAZON = [
+    "ats-local/debian-noamazon:bookworm",
+    "ats-local/alpine-noamazon:3.23",
+    "ats-local/debian-noamazon:bookworm-arm64",
+    "ats-local/alpine-noamazon:3.23-arm64",
+]
 
 
 def unavailable(reason: str):
@@ -76,6 +99,9 @@ def image(client, request):
     import docker
 
     name = request.param
+    if name in ARM64:
+        why = emulation.status()
+        need(why is None, f"{name}: {why}", "ARM64")
     try:
         return client.images.get(name)
     except docker.errors.ImageNotFound:
@@ -144,7 +170,10 @@ def test_labels_say_where_the_base_came_from(image):
     assert image.attrs["Config"]["Cmd"] == ["/bin/sh"]
 
 
-@pytest.mark.parametrize("image", ["ats-local/debian-bare:bookworm"], indirect=True)
+@pytest.mark.parametrize(
+    "image", ["ats-local/debian-bare:bookworm", "ats-local/debian-bare:bookworm-arm64"],
+    indirect=True,
+)
 def test_debian_bare_has_no_ca_bundle(client, image):
     code, out = run(client, image, ["sh", "-c", f"test ! -e {BUNDLE} && dpkg -s ca-certificates"])
     assert code == 1, f"expected no bundle and no ca-certificates package: {out}"
@@ -164,14 +193,20 @@ def test_negative_control_bundle_has_no_ats_root(client, image):
 
 
 @pytest.mark.parametrize(
-    "image", ["ats-local/debian:bookworm", "ats-local/debian:trixie"], indirect=True
+    "image",
+    ["ats-local/debian:bookworm", "ats-local/debian:trixie", "ats-local/debian:bookworm-arm64"],
+    indirect=True,
 )
 def test_openssl_verifies_an_amazon_intermediate(client, image):
     code, out = openssl_verify(client, image, FIXTURES / "r2m02.pem")
     assert code == 0 and out.strip().endswith(": OK"), out
 
 
-@pytest.mark.parametrize("image", ["ats-local/debian-noamazon:bookworm"], indirect=True)
+@pytest.mark.parametrize(
+    "image",
+    ["ats-local/debian-noamazon:bookworm", "ats-local/debian-noamazon:bookworm-arm64"],
+    indirect=True,
+)
 def test_negative_control_openssl_cannot_verify(client, image):
     code, out = openssl_verify(client, image, FIXTURES / "r2m02.pem")
     assert code != 0, out
@@ -190,3 +225,60 @@ def test_alpine_python_runs_python3_with_system_openssl(client, image):
     assert out.strip().endswith("/etc/ssl/cert.pem"), out
     code, out = run(client, image, ["python3", "-m", "pip", "--version"])
     assert code == 0 and out.startswith("pip "), out
+
+
+@pytest.mark.parametrize("image", ARM64, indirect=True)
+def test_arm64_base_says_arm64_and_runs_aarch64(client, image):
+    """The config tells the truth (docker import alone would say amd64), and the
+    binaries in it are arm64: uname -m under emulation says aarch64."""
+    assert (image.attrs["Architecture"], image.attrs.get("Variant")) == ("arm64", "v8")
+    code, out = run(client, image, ["uname", "-m"])
+    assert (code, out.strip()) == (0, "aarch64")
+
+
+@pytest.mark.parametrize("image", [n.removesuffix("-arm64") for n in ARM64], indirect=True)
+def test_amd64_counterpart_says_amd64(client, image):
+    """Negative control of the test above: the same check tells them apart."""
+    assert image.attrs["Architecture"] == "amd64"
+    code, out = run(client, image, ["uname", "-m"])
+    assert (code, out.strip()) == (0, "x86_64")
+
+
+def test_arm64_recipes_differ_and_amd64_recipes_have_no_arch():
+    """Each arm64 base has its own recipe; adding arm64 changed no amd64 hash
+    (arch lives in params only when it is not amd64)."""
+    for base in RECIPES:
+        if base.arch == "arm64":
+            twin = BY_NAME[base.name.removesuffix("-arm64")]
+            assert recipe(base) != recipe(twin)
+            assert base.parent == (f"{twin.parent}-arm64" if twin.parent else None)
+        else:
+            assert "arch" not in base.params
+
+
+def test_debian_bases_wait_for_the_first_of_their_suite_and_arch():
+    """So that the shared apt cache downloads each .deb once."""
+    deps = dependencies(list(RECIPES))
+    assert deps["debian:bookworm"] == set()
+    assert deps["debian:trixie"] == set()  # another suite: builds beside bookworm
+    assert deps["debian-bare:bookworm"] == {"debian:bookworm"}
+    assert deps["debian-mail:bookworm"] == {"debian:bookworm"}
+    assert deps["debian:bookworm-arm64"] == set()  # another arch: its own downloads
+    assert deps["debian-bare:bookworm-arm64"] == {"debian:bookworm-arm64"}
+    assert deps["debian-noamazon:bookworm"] == {"debian:bookworm"}  # its parent
+    assert deps["alpine-python:3.23-arm64"] == {"alpine:3.23-arm64"}
+
+
+def test_emulation_status_names_what_is_missing(tmp_path, monkeypatch):
+    """Where binfmt_misc is not mounted the arm64 rows must say so."""
+    monkeypatch.setattr(emulation, "BINFMT", tmp_path)
+    monkeypatch.setattr(emulation, "ENTRY", tmp_path / "qemu-aarch64")
+    assert emulation.status() == "no binfmt_misc"
+    (tmp_path / "register").write_text("")
+    assert emulation.status() == "no binfmt_misc entry for qemu-aarch64"
+    (tmp_path / "qemu-aarch64").write_text(
+        "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: OP\n")
+    assert "without the F flag" in emulation.status()
+    (tmp_path / "qemu-aarch64").write_text(
+        "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\n")
+    assert emulation.status() is None
