@@ -12,6 +12,10 @@ slows them alike. Medians of --runs runs each.
                 --tmpfs /tmp: a private merged bundle (~150 roots) built from
                 scratch at every start (a fresh ATS_HOOK_DIR each run), and the
                 restart that finds it remembered
+  bundled       the same fast path through ats-hook:<version> (the hook with its
+                own CPython, from a volume at /ats): `/ats/ats-hook -- true` vs
+                that CPython's `-c pass`, started the same way (its musl loader,
+                the same flags); its size beside it
   alternative   update-ca-certificates at every start (the roots as local
                 anchors), as root in ats-local/debian:bookworm
 
@@ -35,7 +39,14 @@ REPO = Path(__file__).resolve().parent.parent
 HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
 FAST_IMAGE = "ats-local/debian:bookworm"
 SLOW_IMAGE = "ats-local/debian-noamazon:bookworm"
-TARGETS = {"fast": 1.15, "slow_first": 2.0}
+TARGETS = {"fast": 1.10, "bundled": 1.20, "slow_first": 2.0}
+sys.path.insert(0, str(REPO / "src"))
+from ats_roots import __version__  # noqa: E402
+
+HOOK_IMAGE = f"ats-hook:{__version__}"
+# The bundled CPython as the launcher starts it (images/hook/launcher.c), minus the hook.
+BUNDLED_PASS = ["/ats/lib/ld-musl-x86_64.so.1", "--library-path", "/ats/lib",
+                "/ats/bin/python3", "-I", "-S", "-B", "-c", "pass"]
 
 # Runs inside the container: cases take turns; each run may have an untimed setup.
 DRIVER = r"""
@@ -79,16 +90,19 @@ class Bench:
         self.client, self.workdir, self.runs = client, workdir, runs
         (workdir / "driver.py").write_text(DRIVER)
 
-    def container(self, image: str, **kw):
+    def container(self, image: str, bundle=None, **kw):
+        volumes = {
+            str(HOOK): {"bind": "/usr/local/bin/ats-hook", "mode": "ro"},
+            str(self.workdir): {"bind": "/bench", "mode": "ro"},
+        }
+        if bundle:
+            volumes[bundle] = {"bind": "/ats", "mode": "ro"}
         return self.client.containers.run(
             image,
             ["sleep", "3600"],
             name=f"ats-bench-hook-{uuid.uuid4().hex[:10]}",
             detach=True,
-            volumes={
-                str(HOOK): {"bind": "/usr/local/bin/ats-hook", "mode": "ro"},
-                str(self.workdir): {"bind": "/bench", "mode": "ro"},
-            },
+            volumes=volumes,
             **kw,
         )
 
@@ -99,8 +113,8 @@ class Bench:
             raise SystemExit(f"bench_hook: timing loop failed: {out.decode()}")
         return json.loads(out.decode().strip().splitlines()[-1])
 
-    def fast_and_alternative(self) -> dict[str, list[float]]:
-        box = self.container(FAST_IMAGE)
+    def fast_and_alternative(self, bundle) -> dict[str, list[float]]:
+        box = self.container(FAST_IMAGE, bundle=bundle)
         try:
             # The alternative keeps the roots as local anchors and recompiles at start.
             setup = "cp /usr/share/ca-certificates/mozilla/Amazon_Root_CA_*.crt "
@@ -112,7 +126,12 @@ class Bench:
             python = {"pass": {"argv": ["python3", "-c", "pass"]}}
             times = self.measure(
                 box,
-                {**python, "fast": {"argv": ["python3", "/usr/local/bin/ats-hook", "--", "true"]}},
+                {
+                    **python,
+                    "fast": {"argv": ["python3", "/usr/local/bin/ats-hook", "--", "true"]},
+                    "bundled_pass": {"argv": BUNDLED_PASS},
+                    "bundled_fast": {"argv": ["/ats/ats-hook", "--", "true"]},
+                },
             )
             # Apart: each update-ca-certificates rewrites the bundle, which would make
             # every start of the hook a first one (its answer is keyed by the bundle).
@@ -146,7 +165,7 @@ class Bench:
             box.remove(force=True)
 
 
-def report(fast: dict, slow: dict, roots: int, runs: int) -> dict:
+def report(fast: dict, slow: dict, roots: int, runs: int, bundle_bytes: int) -> dict:
     m = {k: median(v) * 1000 for k, v in list(fast.items())}
     s = {k: median(v) * 1000 for k, v in list(slow.items())}
     result = {
@@ -156,6 +175,14 @@ def report(fast: dict, slow: dict, roots: int, runs: int) -> dict:
             "hook_ms": m["fast"],
             "ratio": m["fast"] / m["pass"],
             "target": TARGETS["fast"],
+        },
+        "bundled": {
+            "pass_ms": m["bundled_pass"],
+            "hook_ms": m["bundled_fast"],
+            "ratio": m["bundled_fast"] / m["bundled_pass"],
+            "target": TARGETS["bundled"],
+            "image": HOOK_IMAGE,
+            "image_bytes": bundle_bytes,
         },
         "slow_first": {
             "pass_ms": s["pass"],
@@ -185,6 +212,13 @@ def print_table(r: dict) -> None:
         f"  fast path: ats-hook -- true             {f['hook_ms']:8.2f}"
         f"   ratio {f['ratio']:.2f}x (target <= {f['target']}x)"
     )
+    b = r["bundled"]
+    print(f"  bundled CPython -c pass (its loader)    {b['pass_ms']:8.2f}")
+    print(
+        f"  bundled: /ats/ats-hook -- true          {b['hook_ms']:8.2f}"
+        f"   ratio {b['ratio']:.2f}x (target <= {b['target']}x); {b['image']}"
+        f" {b['image_bytes'] / 1e6:.1f} MB"
+    )
     print(f"  python3 -c pass (uid 1000, read-only)   {s['pass_ms']:8.2f}")
     print(
         f"  slow path, first start ({s['roots_in_bundle']} roots)     {s['hook_ms']:8.2f}"
@@ -207,18 +241,26 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON, not a table")
     args = parser.parse_args(argv)
     client = docker.from_env()
-    for image in (FAST_IMAGE, SLOW_IMAGE):
+    for image in (FAST_IMAGE, SLOW_IMAGE, HOOK_IMAGE):
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:
-            print(f"bench_hook: {image} missing; run scripts/build-bases", file=sys.stderr)
+            print(f"bench_hook: {image} missing; run make images", file=sys.stderr)
             return 2
-    with tempfile.TemporaryDirectory(prefix="ats-bench-hook-") as tmp:
-        os.chmod(tmp, 0o755)  # the timing loop runs as uid 1000 too
-        bench = Bench(client, Path(tmp), args.runs)
-        fast = bench.fast_and_alternative()
-        slow, roots = bench.slow()
-    result = report(fast, slow, roots, args.runs)
+    bundle = f"ats-bench-hook-{uuid.uuid4().hex[:10]}"
+    client.volumes.create(bundle)  # filled from the image when first mounted over /ats
+    client.containers.create(HOOK_IMAGE, ["--version"],
+                             volumes={bundle: {"bind": "/ats", "mode": "rw"}}).remove()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ats-bench-hook-") as tmp:
+            os.chmod(tmp, 0o755)  # the timing loop runs as uid 1000 too
+            bench = Bench(client, Path(tmp), args.runs)
+            fast = bench.fast_and_alternative(bundle)
+            slow, roots = bench.slow()
+    finally:
+        client.volumes.get(bundle).remove(force=True)
+    size = client.images.get(HOOK_IMAGE).attrs["Size"]
+    result = report(fast, slow, roots, args.runs, size)
     if args.json:
         with contextlib.redirect_stdout(sys.stderr):
             print_table(result)  # people read the table, scripts/bench reads the JSON

@@ -11,11 +11,12 @@
  * writes, no environment change, so nothing of it reaches CMD.
  *
  *   BUNDLE/lib/ld-musl-ARCH.so.1 --library-path BUNDLE/lib
- *       BUNDLE/bin/python3 -I -S -B BUNDLE/ats-hook.py ARGS...
+ *       BUNDLE/bin/python3 -I -S -B BUNDLE/ats-hook.pyc ARGS...
  *
  * -I: no PYTHON* variable, user site or script directory changes what runs;
  * -S: no site module (the hook needs none, and it is faster); -B: never
- * write bytecode (the bundle is mounted read-only anyway).
+ * write bytecode (the bundle is mounted read-only anyway). ats-hook.pyc is
+ * ats-hook.py compiled at build time: Python never caches a script's bytecode.
  */
 #include <errno.h>
 #include <limits.h>
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
     }
     if (join(loader, sizeof loader, self, "lib/" LOADER) || join(libs, sizeof libs, self, "lib")
         || join(python, sizeof python, self, "bin/python3")
-        || join(script, sizeof script, self, "ats-hook.py")) {
+        || join(script, sizeof script, self, "ats-hook.pyc")) {
         say("bundle path too long: ", self, 0);
         return 3;
     }
