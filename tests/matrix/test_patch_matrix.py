@@ -309,6 +309,9 @@ def test_tls_stack_agrees(plant, docker_client, scratch_dir, name, record_proper
         assert after.exit_code == 0, after.output
         capath = verify_in(docker_client, patched, capath="/etc/ssl/certs")
         assert capath.exit_code == 0, capath.output  # the hash links work too
+        if name != "pinned":  # negative control: the original's hash links lack them
+            capath_before = verify_in(docker_client, original, capath="/etc/ssl/certs")
+            assert capath_before.exit_code != 0, capath_before.output
         if name == "pinned":
             pins = [
                 fetch(docker_client, image, plants.PINNED_BUNDLE, scratch_dir)
