@@ -715,6 +715,9 @@ def keystore_aliases(keytool, store):
 def test_java_store_gets_each_root(hook_env, bundles, fake_jvm):
     env = dict(hook_env, JAVA_HOME=str(fake_jvm), ATS_HOOK_JAVA="auto")
     env["ATS_HOOK_SYSTEM_BUNDLES"] = str(bundles / "good.pem")  # only Java lacks them
+    keytool = str(fake_jvm / "bin" / "keytool")
+    jvm_store = str(fake_jvm / "lib" / "security" / "cacerts")
+    assert keystore_aliases(keytool, jvm_store) == {"one"}  # negative control: no root
     proc = run_hook(["--", *DUMP_ENV], env)
     child = dumped(proc)["env"]
     assert "Java trust store" in proc.stderr and len(proc.stderr.splitlines()) == 1

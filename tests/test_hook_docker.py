@@ -268,6 +268,8 @@ def test_python3_minimal_root_no_ca_package(client, images):
         f" openssl verify -CApath /etc/ssl/certs {' '.join('/fx/' + n for n in INTERMEDIATES)}"
         " && cut -f1 /var/lib/ats-roots/manifest | sort | uniq -c"
     )
+    before = run(client, images(BARE), sh(script), hook=False)
+    assert before.code != 0 and ": OK" not in before.out, before  # negative control
     ran = run(client, images(BARE), HOOK_CMD + sh(script))
     assert ran.code == 0, ran
     assert "HAS-SHUTIL" not in ran.out
@@ -278,6 +280,8 @@ def test_python3_minimal_root_no_ca_package(client, images):
 
 
 def test_python3_minimal_non_root(client, images):
+    before = run(client, images(BARE), sh(OPENSSL_VERIFY), hook=False, **AS_USER)
+    assert before.code != 0, before  # negative control: no CA package, nothing trusted
     ran = run(client, images(BARE), HOOK_CMD + sh(OPENSSL_VERIFY), **AS_USER)
     assert ran.code == 0, ran
     assert "private CA bundle" in ran.err
