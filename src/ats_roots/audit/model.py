@@ -32,6 +32,7 @@ class Store:
     note: str = ""
     absent: bool = False  # a place OpenSSL reads, with nothing there
     readable: bool = True
+    _held: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> int:
@@ -46,7 +47,11 @@ class Store:
 
         if all(pin in self.shas for _, pin in ATS):  # the usual case: no parsing
             return [keys.Holding(name, keys.PINNED, pin) for name, pin in ATS]
-        return keys.recognise([KNOWN_DERS[s] for s in sorted(self.shas) if s in KNOWN_DERS])
+        key = frozenset(self.shas)
+        if self._held is None or self._held[0] != key:  # signature checks: once per content
+            ders = [KNOWN_DERS[s] for s in sorted(self.shas) if s in KNOWN_DERS]
+            self._held = (key, keys.recognise(ders))
+        return self._held[1]
 
     def ats(self) -> list[bool]:
         return [h.trusted for h in self.held()]
