@@ -603,10 +603,10 @@ class Tree:
             fd = os.open(name, _O_DIR, dir_fd=parent_fd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                kind = kind_of(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
                 raise Refused(
                     "%s: /%s is %s in the image, not a directory; ats never writes "
-                    "through one" % (self.root.host(key), key, "a link" if exc.errno ==
-                                     errno.ELOOP else "a file")
+                    "through one" % (self.root.host(key), key, kind or "a file")
                 ) from None
             raise
         if len(self.dirs) > self.MAX_OPEN:
