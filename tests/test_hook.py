@@ -92,9 +92,20 @@ def hook_env(tmp_path, bundles):
     return env
 
 
+# tests/test_hook_bundle.py runs this file again through the ats-hook image's
+# bundle (the hook with its own Python), unpacked here: BUNDLE/ats-hook ARGS.
+BUNDLE = os.environ.get("ATS_HOOK_TEST_BUNDLE")
+
+
+def hook_argv(python=None):
+    if BUNDLE and python is None:
+        return [os.path.join(BUNDLE, "ats-hook")]
+    return [python or sys.executable, str(HOOK)]
+
+
 def run_hook(args, env, python=None, **kw):
     return subprocess.run(
-        [python or sys.executable, str(HOOK), *args],
+        [*hook_argv(python), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -226,7 +237,7 @@ def test_runs_under_old_python(version, hook_env, bundles):
 
 def test_private_bundle_exported_and_exec_keeps_pid(hook_env, bundles):
     proc = subprocess.Popen(
-        [sys.executable, str(HOOK), "--", *DUMP_ENV],
+        [*hook_argv(), "--", *DUMP_ENV],
         env=hook_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -331,7 +342,7 @@ def test_a_variable_naming_nothing_readable_is_exit_3(hook_env, tmp_path, var):
         return
     assert proc.returncode == 3 and proc.stdout == ""
     lines = proc.stderr.splitlines()
-    assert lines[-1].startswith("ats-hook: error: %s names " % var), lines
+    assert lines[-1].startswith(f"ats-hook: error: {var} names "), lines
     warned = run_hook(["--mode", "warn", "--", "sh", "-c", "echo ran"], env)
     assert warned.returncode == 0 and warned.stdout == "ran\n"
     overridden = run_hook(["--override-env", "--", *DUMP_ENV], env)
@@ -732,7 +743,7 @@ def test_java_store_gets_each_root(hook_env, bundles, fake_jvm):
     assert user["JAVA_TOOL_OPTIONS"].startswith("-Xmx64m -Djavax.net.ssl.trustStore=")
     complete = Path(store).parent / "complete.jks"  # a store of yours with every root
     shutil.copy(store, complete)
-    theirs = "-Xss1m -Djavax.net.ssl.trustStore=%s" % complete
+    theirs = f"-Xss1m -Djavax.net.ssl.trustStore={complete}"
     kept = dumped(run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS=theirs)))["env"]
     assert kept["JAVA_TOOL_OPTIONS"] == theirs
 
