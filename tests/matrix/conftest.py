@@ -8,10 +8,13 @@ same outcomes.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import os
 import sys
 import tarfile
 import tempfile
+import time
 
 import docker
 import pytest
@@ -24,7 +27,6 @@ import report as matrix_report  # noqa: E402
 
 REQUIRE_DOCKER = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
 RUNTIME_CACHE = os.path.join(matrixlib.REPO, ".cache", "runtime")
-_cells: dict[tuple[str, str], dict] = {}
 
 
 def pytest_configure(config):
@@ -38,6 +40,7 @@ def docker_client():
     try:
         client = docker.from_env(timeout=300)
         client.ping()
+        _count_containers(client)
         return client
     except Exception as exc:  # noqa: BLE001 - any failure means no engine
         if REQUIRE_DOCKER:
@@ -58,9 +61,15 @@ def runtimes(docker_client):
 
     def mounts_for(image: str) -> dict:
         if image not in cache:
-            dest = os.path.join(RUNTIME_CACHE, image.replace(":", "_").replace("/", "_"))
-            if not os.path.isdir(dest):
-                _unpack_paths(docker_client, image, ("/usr/local", "/opt/ats-roots"), dest)
+            # keyed by image ID: a rebuilt donor is unpacked again, an unchanged one never
+            image_id = docker_client.images.get(image).id.split(":")[-1][:12]
+            dest = os.path.join(RUNTIME_CACHE,
+                                image.replace(":", "_").replace("/", "_") + "-" + image_id)
+            os.makedirs(RUNTIME_CACHE, exist_ok=True)
+            with open(dest + ".lock", "w") as lock:  # xdist workers: one unpacks, the other waits
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not os.path.isdir(dest):
+                    _unpack_paths(docker_client, image, ("/usr/local", "/opt/ats-roots"), dest)
             # bin and lib only: the image's own /usr/local/share keeps its anchors.
             cache[image] = {
                 os.path.join(dest, inner.lstrip("/")): {"bind": inner, "mode": "ro"}
@@ -150,8 +159,58 @@ def _unpack_paths(client, image: str, paths, dest: str) -> None:
         container.remove(force=True)
 
 
-def record(table: str, row: str, check: str, outcome: str, detail: str) -> None:
-    _cells[(table, row, check)] = {"outcome": outcome, "detail": detail}
+# --- What each test costs: its seconds and the containers it starts (the
+# floor `make bench` sets against it). Counted at the Engine API the docker
+# SDK calls; docker-compose's containers from the Engine's events.
+
+_api_calls = {"create_container": 0, "start": 0, "exec_start": 0}
+
+
+def _count_containers(client) -> None:
+    api = client.api
+    for name in _api_calls:
+        real = getattr(api, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            _api_calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        setattr(api, name, counted)
+
+
+@functools.lru_cache(maxsize=1)
+def _events_client():
+    return docker.from_env(timeout=30)
+
+
+def _compose_starts(since: float, until: float) -> int:
+    """Containers docker-compose started for the matrix (projects atshook-* and
+    pytest-docker's pytest<pid>) between since and until."""
+    try:
+        events = _events_client().events(since=int(since), until=int(until) + 1, decode=True,
+                               filters={"type": "container", "event": "start"})
+        projects = [e.get("Actor", {}).get("Attributes", {}).get("com.docker.compose.project", "")
+                    for e in events]
+    except docker.errors.DockerException:
+        return 0
+    return sum(1 for p in projects if p.startswith(("atshook-", f"pytest{os.getpid()}")))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    item.ats_before = (dict(_api_calls), time.time())
+    yield
+
+
+def _cost(item) -> dict:
+    before, started = item.ats_before
+    cost = {k: _api_calls[k] - before[k] for k in _api_calls}
+    cost["compose_start"] = _compose_starts(started, time.time())
+    return cost
+
+
+_cells: dict[tuple[str, str, str], dict] = {}
+_costs: dict[str, dict] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -159,23 +218,44 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     marker = item.get_closest_marker("cell")
-    if marker is None:
-        return
-    row, check = marker.args
-    table = marker.kwargs.get("table") or matrix_report.table_of(item.module.__name__, row)
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+    if marker is not None and (
+            report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
+        row, check = marker.args
+        table = marker.kwargs.get("table") or matrix_report.table_of(item.module.__name__, row)
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-            record(table, row, check, "skipped", reason.replace("Skipped: ", ""))
+            cell = ("skipped", reason.replace("Skipped: ", ""))
         elif report.failed:
             msg = getattr(report.longrepr, "reprcrash", None)
-            record(table, row, check, "FAIL", msg.message.splitlines()[0] if msg else "failed")
+            cell = ("FAIL", msg.message.splitlines()[0] if msg else "failed")
         else:
-            detail = dict(item.user_properties).get("detail", "")
-            record(table, row, check, "pass", detail)
+            cell = ("pass", dict(item.user_properties).get("detail", ""))
+        report.user_properties.append(("ats_cell", [table, row, check, *cell]))
+    if report.when == "teardown" and hasattr(item, "ats_before"):
+        # cells and costs travel in the reports: xdist sends them to the controller
+        report.user_properties.append(("ats_cost", _cost(item)))
+
+
+def pytest_runtest_logreport(report):
+    """Runs where the results are gathered: the controller under xdist, else
+    the one process. The teardown report carries the test's cost (setup,
+    call and teardown: a session fixture is paid by the test that first needs
+    it, and torn down by the last)."""
+    props = dict(report.user_properties)
+    if "ats_cell" in props:
+        table, row, check, outcome, detail = props["ats_cell"]
+        _cells[(table, row, check)] = {"outcome": outcome, "detail": detail}
+    entry = _costs.setdefault(report.nodeid, {"seconds": 0.0})
+    entry["seconds"] = round(entry["seconds"] + report.duration, 3)
+    if "ats_cost" in props:
+        entry.update(props["ats_cost"])
 
 
 def pytest_terminal_summary(terminalreporter):
+    if hasattr(terminalreporter.config, "workerinput"):
+        return
+    if _costs:
+        matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-costs.json"), _costs)
     if not _cells:
         return
     tr = terminalreporter
