@@ -42,9 +42,13 @@ images: bases
 	$(PY) scripts/build-images
 	$(PY) scripts/build-hook-image
 
-test-matrix: images
-	$(PY) -m pytest tests/matrix -p no:cacheprovider -rs \
+# The matrix on two workers (pytest-xdist): its checks mostly wait on containers.
+MATRIX_WORKERS ?= 2
+MATRIX := $(PY) -m pytest tests/matrix -p no:cacheprovider -rs -n $(MATRIX_WORKERS) \
 	  --junitxml=$(RESULTS)/matrix.xml
+
+test-matrix: images
+	$(MATRIX)
 
 demo: test-matrix
 
@@ -59,7 +63,9 @@ unit: setup
 	  --junitxml=$(RESULTS)/tests.xml
 
 test: lint images
-	$(PY) -m pytest tests -p no:cacheprovider -rs --junitxml=$(RESULTS)/tests.xml
+	$(PY) -m pytest tests --ignore=tests/matrix -p no:cacheprovider -rs \
+	  --junitxml=$(RESULTS)/tests.xml
+	$(MATRIX)
 
 bench: images
 	$(PY) scripts/bench
