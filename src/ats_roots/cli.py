@@ -40,6 +40,17 @@ def _json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+def _warn_days_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--warn-days",
+        type=int,
+        default=365,
+        metavar="N",
+        help="warn when a root that a store or chain depends on expires or loses TLS "
+        "trust (Mozilla's schedule) within N days (default 365)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ats",
@@ -70,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chain", metavar="FILE", help="a recorded chain, leaf first")
     p.add_argument("--at", metavar="TIME", help="validation time (ISO 8601 or unix)")
     p.add_argument("--host", metavar="NAME", help="name the leaf must match")
+    _warn_days_arg(p)
     _json_arg(p)
 
     p = sub.add_parser("uninstall", help="remove only what `ats install` added")
@@ -95,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect to ADDR for host NAME, still checking NAME (repeatable)",
     )
     p.add_argument("--timeout", type=float, default=10.0)
+    _warn_days_arg(p)
     _json_arg(p)
 
     p = sub.add_parser("audit", help="every trust store in an image or a root, and its ATS roots")
@@ -105,10 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="WHAT",
-        help="exit 1 if audit finds WHAT: missing, pinned, old-sdk (repeatable, "
+        help="exit 1 if audit finds WHAT: missing, pinned, old-sdk, expiring (repeatable, "
         "or comma-separated)",
     )
     p.add_argument("--storepass", default="changeit", help="Java key store password")
+    _warn_days_arg(p)
     _json_arg(p)
 
     p = sub.add_parser("patch", help="a new image trusting the roots, built from outside")
@@ -121,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write bundle and hash links directly, even where the image has its CA tool",
     )
+    _json_arg(p)
+
+    p = sub.add_parser("hook", help="the start-time hook for images with python3 (hooks/README.md)")
+    p.add_argument("--write", required=True, metavar="DIR", help="write DIR/ats-hook (0755)")
     _json_arg(p)
     return parser
 
@@ -152,25 +170,36 @@ def cmd_uninstall(args):
 def cmd_verify(args):
     from ats_roots.system.verify import verify
 
-    return verify(args.root, args.family, args.bundle, args.chain, args.at, args.host)
+    return verify(
+        args.root, args.family, args.bundle, args.chain, args.at, args.host, args.warn_days
+    )
 
 
 def cmd_probe(args):
     from ats_roots.tls.probe import probe
 
-    return probe(args.service, args.region, args.ports, args.cafile, args.timeout, args.resolve)
+    return probe(
+        args.service, args.region, args.ports, args.cafile, args.timeout, args.resolve,
+        args.warn_days,
+    )
 
 
 def cmd_audit(args):
     from ats_roots.audit import audit
 
-    return audit(args.image, args.root, args.fail_on, args.storepass)
+    return audit(args.image, args.root, args.fail_on, args.storepass, args.warn_days)
 
 
 def cmd_patch(args):
     from ats_roots.patch import patch
 
     return patch(args.image, args.tag, args.extra_ca, args.storepass, args.no_tool)
+
+
+def cmd_hook(args):
+    from ats_roots.hook import write_hook
+
+    return write_hook(args.write)
 
 
 COMMANDS = {
@@ -182,6 +211,7 @@ COMMANDS = {
     "probe": cmd_probe,
     "audit": cmd_audit,
     "patch": cmd_patch,
+    "hook": cmd_hook,
 }
 
 
