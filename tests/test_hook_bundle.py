@@ -45,6 +45,9 @@ def unpack_bundle(dest: Path) -> Path:
 
 def test_hook_tests_pass_through_the_bundle(tmp_path):
     bundle = unpack_bundle(tmp_path / "somewhere")
+    hook = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
+    assert (bundle / "ats-hook.py").read_bytes() == hook.read_bytes(), (
+        f"{IMAGE} holds another hook than {hook}: rebuild it (scripts/build-hook-image)")
     version = subprocess.run([bundle / "ats-hook", "--version"], capture_output=True, text=True,
                              env={"PATH": "/usr/bin:/bin"}, timeout=60)
     assert version.stdout == f"ats-hook {__version__}\n", version.stderr
