@@ -47,6 +47,11 @@ def audit(
             f"found {found} (fix with `ats patch`, or update what is named; "
             "mail-server settings are fixed in their config file)"
         )
+        if set(k for k, v in doc["fail_on"].items() if v) == {"expiring"}:
+            out.error = (
+                f"found {found} (add Amazon Root CA 1-4 themselves, `ats patch` or "
+                "`ats install`, so that nothing depends on a root near its date)"
+            )
     return out
 
 
