@@ -89,6 +89,11 @@ def read_manifest(target: Target) -> list[tuple[str, ...]]:
     return [tuple(line.split("\t")) for line in data.decode("utf-8").splitlines() if line]
 
 
+# What a distro tool killed mid-run leaves behind and then trips over:
+# Debian's update-ca-certificates appends to ca-certificates.crt.new (its
+# cleanup is an EXIT trap, which SIGKILL skips), so the next run would
+# compile every certificate twice. (Family knowledge: belongs in layout.py.)
+TOOL_LEFTOVERS = {"update-ca-certificates": ("/etc/ssl/certs/ca-certificates.crt.new",)}
 SPACE_MARGIN = 1 << 20  # a bundle rewritten needs room for both copies; and some slack
 
 
@@ -190,6 +195,8 @@ def apply(plan: Plan, on_change=None, checked: bool = False) -> list[str]:
     outputs = []
     try:
         for argv in plan.commands:
+            for inner in TOOL_LEFTOVERS.get(os.path.basename(argv[0]), ()):
+                fs.unlink(target.resolve(inner))  # under the lock: no run of ours is using it
             proc = target.run(argv)
             outputs.append((proc.stdout + proc.stderr).strip())
             if proc.returncode != 0:
