@@ -230,7 +230,9 @@ def pytest_runtest_makereport(item, call):
             cell = ("FAIL", msg.message.splitlines()[0] if msg else "failed")
         else:
             cell = ("pass", dict(item.user_properties).get("detail", ""))
-        report.user_properties.append(("ats_cell", [table, row, check, *cell]))
+        # the item's place in the collection: xdist's reports arrive in any order
+        order = item.session.items.index(item) if item in item.session.items else 0
+        report.user_properties.append(("ats_cell", [order, table, row, check, *cell]))
     if report.when == "teardown" and hasattr(item, "ats_before"):
         # cells and costs travel in the reports: xdist sends them to the controller
         report.user_properties.append(("ats_cost", _cost(item)))
@@ -243,8 +245,8 @@ def pytest_runtest_logreport(report):
     it, and torn down by the last)."""
     props = dict(report.user_properties)
     if "ats_cell" in props:
-        table, row, check, outcome, detail = props["ats_cell"]
-        _cells[(table, row, check)] = {"outcome": outcome, "detail": detail}
+        order, table, row, check, outcome, detail = props["ats_cell"]
+        _cells[(table, row, check)] = {"outcome": outcome, "detail": detail, "order": order}
     entry = _costs.setdefault(report.nodeid, {"seconds": 0.0})
     entry["seconds"] = round(entry["seconds"] + report.duration, 3)
     if "ats_cost" in props:
@@ -258,17 +260,20 @@ def pytest_terminal_summary(terminalreporter):
         matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-costs.json"), _costs)
     if not _cells:
         return
+    # in collection order: the tables' rows and columns as the matrix lists them
+    cells = {k: {"outcome": c["outcome"], "detail": c["detail"]}
+             for k, c in sorted(_cells.items(), key=lambda kc: kc[1]["order"])}
     tr = terminalreporter
     tr.section("ats-roots matrix")
-    for line in matrix_report.text(_cells):
+    for line in matrix_report.text(cells):
         tr.write_line(line)
     matrixlib.write_json(
         os.path.join(matrixlib.RESULTS, "matrix.json"),
-        {f"{t}/{r}/{c}": cell for (t, r, c), cell in _cells.items()},
+        {f"{t}/{r}/{c}": cell for (t, r, c), cell in cells.items()},
     )
     md = os.path.join(matrixlib.RESULTS, "matrix.md")
     with open(md + ".tmp", "w", encoding="utf-8") as f:
-        f.write(matrix_report.markdown(_cells))
+        f.write(matrix_report.markdown(cells))
     os.replace(md + ".tmp", md)
     where = os.path.relpath(matrixlib.RESULTS, os.getcwd())
     tr.write_line(f"results: {where}/matrix.json, {where}/matrix.md (and the JUnit file)")

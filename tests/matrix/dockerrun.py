@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
+import shutil
 import tarfile
 import tempfile
 import uuid
@@ -51,25 +55,96 @@ def run(client, image: str, argv: list[str], entrypoint=None, mounts=None, netwo
         container.remove(force=True)
 
 
+def _image_id(client, image: str) -> str:
+    return client.images.get(image).id.split(":")[-1]
+
+
+_has_file: dict[tuple[str, str], bool] = {}
+
+
 def has_file(client, image: str, path: str) -> bool:
-    """Does the image contain path? Looked up without starting its entrypoint."""
+    """Does the image contain path? Looked up without starting its entrypoint,
+    once per image ID (the answer cannot change for an ID)."""
+    key = (_image_id(client, image), path)
+    if key not in _has_file:
+        container = client.containers.create(image, entrypoint=["/nonexistent"])
+        try:
+            container.get_archive(path)
+            _has_file[key] = True
+        except docker.errors.NotFound:
+            _has_file[key] = False
+        finally:
+            container.remove(force=True)
+    return _has_file[key]
+
+
+EXPORTS = os.path.join(os.path.dirname(TESTS), ".cache", "exports")
+
+
+def _cached_export(client, image: str) -> str:
+    """The image's file system as a tar in .cache/exports: `docker export` of a
+    created container, once per image ID (a rebuilt image replaces it)."""
+    cached = os.path.join(EXPORTS, _prefix(image) + _image_id(client, image)[:12] + ".tar")
+    if os.path.exists(cached):
+        return cached
+    for old in _older(image, cached):
+        if os.path.isdir(old):
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.unlink(old)
     container = client.containers.create(image, entrypoint=["/nonexistent"])
+    part = cached + ".part"
     try:
-        container.get_archive(path)
-        return True
-    except docker.errors.NotFound:
-        return False
+        with open(part, "wb") as tmp:
+            for chunk in container.export():
+                tmp.write(chunk)
+        os.replace(part, cached)
     finally:
         container.remove(force=True)
+        if os.path.exists(part):
+            os.unlink(part)
+    return cached
+
+
+@contextlib.contextmanager
+def _locked(image: str):
+    os.makedirs(EXPORTS, exist_ok=True)
+    with open(os.path.join(EXPORTS, _prefix(image) + "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _prefix(image: str) -> str:
+    return image.replace("/", "_").replace(":", "_") + "-"
+
+
+def _older(image: str, keep: str) -> list[str]:
+    """The exports (tars and trees) of other IDs of this image."""
+    pattern = re.compile(re.escape(_prefix(image)) + r"[0-9a-f]{12}(\.tar)?$")
+    return [os.path.join(EXPORTS, n) for n in os.listdir(EXPORTS)
+            if pattern.match(n) and not keep.startswith(os.path.join(EXPORTS, n))]
 
 
 def export_rootfs(client, image: str, dest: str, only=None) -> str:
-    """Unpack an image's file system into dest (for `ats verify --root`)."""
-    container = client.containers.create(image, entrypoint=["/nonexistent"])
-    try:
-        return export_container(container, dest, only)
-    finally:
-        container.remove(force=True)
+    """Unpack an image's file system into dest, a tree the caller may change."""
+    with _locked(image):
+        cached = _cached_export(client, image)
+    with tarfile.open(cached) as tar:
+        return _extract(tar, dest, only)
+
+
+def rootfs(client, image: str) -> str:
+    """The image's file system unpacked once per image ID under .cache/exports,
+    for commands that only read it (`ats verify --root`): never write into it."""
+    with _locked(image):
+        cached = _cached_export(client, image)
+        tree = cached[: -len(".tar")]
+        if not os.path.isdir(tree):
+            staging = tempfile.mkdtemp(prefix=".tree-", dir=EXPORTS)
+            with tarfile.open(cached) as tar:
+                _extract(tar, staging, None)
+            os.rename(staging, tree)
+    return tree
 
 
 def export_container(container, dest: str, only=None) -> str:
@@ -80,8 +155,12 @@ def export_container(container, dest: str, only=None) -> str:
             tmp.write(chunk)
         tmp.seek(0)
         with tarfile.open(fileobj=tmp) as tar:
-            members = [m for m in tar.getmembers()
-                       if not (m.isdev() or m.name.startswith("dev/"))
-                       and (only is None or m.name.startswith(tuple(only)))]
-            tar.extractall(dest, members=members)  # noqa: S202 - our own image
+            return _extract(tar, dest, only)
+
+
+def _extract(tar, dest: str, only) -> str:
+    members = [m for m in tar.getmembers()
+               if not (m.isdev() or m.name.startswith("dev/"))
+               and (only is None or m.name.startswith(tuple(only)))]
+    tar.extractall(dest, members=members)  # noqa: S202 - our own image
     return dest
