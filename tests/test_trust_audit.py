@@ -146,3 +146,23 @@ def test_verify_report_by_key_with_injected_pins(tmp_path):
     bundle.write_bytes(stranger.pem)
     (row,) = keys.store_report(store_view.view_bundle(str(bundle)), pins)
     assert not row["trusted"] and row["how"] == keys.ABSENT
+
+
+def test_java_store_with_only_the_cross_signed_root_ca_1(tmp_path, cas):
+    """Java key stores take part: a cacerts with rootca1.pem, not Amazon Root CA 1."""
+    import jks
+
+    root = root_with(tmp_path, cas, [*AMAZON[1:], "SFSRootCAG2"])
+    names = ["rootca1", *AMAZON[1:], "SFSRootCAG2"]
+    entries = [
+        jks.TrustedCertEntry.new(
+            n.lower(), _portable.pem_blocks((FIXTURES / f"{n}.pem").read_bytes())[0][1]
+        )
+        for n in names
+    ]
+    path = tmp_path / "root/etc/ssl/certs/java/cacerts"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(jks.KeyStore.new("jks", entries).saves("changeit"))
+    store = next(s for s in audit_root(root, "changeit").stores if s.kind == "java jks")
+    assert store.ats() == [False, True, True, True, True]
+    assert store.key_notes()[0].startswith("Amazon Root CA 1: only a cross-signed copy")

@@ -5,7 +5,7 @@ JKS, JCEKS or PKCS#12 trust store, read without Java (see keystore.py)."""
 from __future__ import annotations
 
 from ats_roots.audit.model import Store
-from ats_roots.audit.read import read_inner
+from ats_roots.audit.read import fingerprints, read_inner
 from ats_roots.formats import keystore
 from ats_roots.system.target import Target
 
@@ -41,7 +41,9 @@ def _store(inner: str, data: bytes, password: str | None) -> Store:
             readable=False,
             note=str(exc),
         )
-    store = Store(inner, "java " + ks.format, "java", ks.fingerprints())
+    # read.fingerprints, not ks.fingerprints(): it remembers the certificates,
+    # so that roots are recognised by key here too (model.Store.held)
+    store = Store(inner, "java " + ks.format, "java", fingerprints([d for _, d in ks.trusted]))
     notes = []
     if ks.integrity == "wrong password":
         notes.append("integrity check fails with the given password (--storepass)")
