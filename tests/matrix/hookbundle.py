@@ -4,7 +4,9 @@ matrix uses it: a named volume filled from the image, mounted read-only at /ats
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import uuid
 
 import docker
@@ -23,11 +25,31 @@ USERS = (
 )
 
 
+HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "ats_roots",
+                    "hook", "ats-hook")
+_checked: list = []
+
+
 def require_hook_image(client) -> str:
+    """The image, holding the hook this tree generates (else the matrix would
+    test an old hook and pass)."""
     try:
         client.images.get(HOOK_IMAGE)
     except docker.errors.ImageNotFound:
         pytest.fail(f"{HOOK_IMAGE} was not built: run scripts/build-hook-image (make images)")
+    if not _checked:
+        container = client.containers.create(HOOK_IMAGE, ["--version"])
+        try:
+            stream, _ = container.get_archive("/ats/ats-hook.py")
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                inside = tar.extractfile(tar.getmembers()[0]).read()
+        finally:
+            container.remove(force=True)
+        with open(HOOK, "rb") as f:
+            if f.read() != inside:
+                pytest.fail(f"{HOOK_IMAGE} holds another hook than src/ats_roots/hook/ats-hook: "
+                            "rebuild it (scripts/build-hook-image)")
+        _checked.append(True)
     return HOOK_IMAGE
 
 
@@ -51,10 +73,3 @@ def hook_volume(docker_client):
 
 def volume_mount(name: str) -> dict:
     return {name: {"bind": "/ats", "mode": "ro"}}
-
-
-def bundle_size(client) -> int:
-    return client.images.get(HOOK_IMAGE).attrs["Size"]
-
-
-HERE = os.path.dirname(os.path.abspath(__file__))
