@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from ats_roots.audit.model import PINNED_MAX, UNVERIFIED, MailSetting
-from ats_roots.audit.read import certificates, fingerprints, read_inner
+from ats_roots.audit.read import KNOWN_DERS, certificates, fingerprints, read_inner
 from ats_roots.system import view as store_view
 from ats_roots.system.target import Target
 
@@ -98,6 +98,7 @@ def _follow(ctx: Ctx, found: MailSetting, path: str, want: str) -> str:
             return _join(via, "a directory, where a file is expected")
         view = store_view.StoreView()
         store_view.read_hash_dir(view, target, real)
+        KNOWN_DERS.update(view.der_by_sha)  # for roots recognised by key (model.Store.held)
         found.shas = view.locations.get(real, set())
         if not found.shas:
             return _join(via, "no certificate behind OpenSSL hash links (c_rehash) here")
