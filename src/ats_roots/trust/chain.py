@@ -279,12 +279,10 @@ def _weaknesses(path: list[bytes], strict: Profile, strict_error: str, at) -> li
     """Name, per certificate of OpenSSL's path, what a strict RFC 5280 profile
     refuses in it; fall back to cryptography's own message."""
     out = []
-    strict_text = (
-        "accepted by OpenSSL (default"
-        + ("" if not strict.ok else " and -x509_strict")
-        + ("; rejected by -x509_strict: " + strict.error if not strict.ok else "")
-        + ")"
-    )
+    if strict.ok:
+        strict_text = "accepted by OpenSSL (default and -x509_strict)"
+    else:
+        strict_text = f"accepted by OpenSSL (default; rejected by -x509_strict: {strict.error})"
     for depth, der in enumerate(path):
         faults = certificate_faults(der, is_ca=depth > 0)
         if not faults:
