@@ -142,3 +142,24 @@ def test_a_target_without_openssl_3_is_named(tmp_path):
     assert "libcrypto.so.1.1, not OpenSSL 3" in ossl.version_note(str(tmp_path))
     (lib / "libcrypto.so.3").write_bytes(b"\x7fELF")
     assert ossl.version_note(str(tmp_path)) == ""
+
+
+def test_weakness_lines_for_generated_chains():
+    """What OpenSSL accepts and the strict verifier refuses is named, per
+    certificate where a fault can be told, else by cryptography's message."""
+    import trust_pki
+
+    from ats_roots.trust import chain
+
+    cases = {c[0]: c for c in trust_pki.cases() if c[0].startswith("p256/rsa ")}
+
+    def weaknesses(what):
+        return chain.check_chain(*cases[f"p256/rsa {what}"][1:]).weaknesses
+
+    (w,) = weaknesses("partial wildcard f*.example.com for foo.example.com")
+    assert w.startswith("a strict RFC 5280 verifier (cryptography) rejects it: ")
+    assert w.endswith("accepted by OpenSSL (default and -x509_strict)")
+    (w,) = weaknesses("legacy intermediate")
+    assert w.startswith("intermediate Inter p256/rsa: basicConstraints not critical, no keyUsage")
+    assert "rejected by -x509_strict: Basic Constraints of CA cert not marked critical" in w
+    assert weaknesses("good") == []  # the control: a modern chain has none
