@@ -60,10 +60,6 @@ def load_chain_ders(path: str) -> list[bytes]:
     return ders
 
 
-def load_chain(path: str):
-    return [load_der_quietly(d) for d in load_chain_ders(path)]
-
-
 def default_host(leaf) -> str | None:
     from cryptography import x509
 
@@ -334,11 +330,3 @@ def certificate_faults(der: bytes, is_ca: bool) -> list[str]:
     if cert.issuer != cert.subject and ext(x509.AuthorityKeyIdentifier) is None:
         faults.append("no authorityKeyIdentifier")
     return faults
-
-
-def verify_chain(chain, anchors_der, at: datetime.datetime, host: str | None) -> dict:
-    """The JSON form of check_chain for parsed certificates (the CLI's entry)."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    ders = [c.public_bytes(Encoding.DER) for c in chain]
-    return check_chain(ders, anchors_der, at, host).to_json()
