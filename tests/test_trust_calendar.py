@@ -108,3 +108,15 @@ def test_probe_warns_within_the_window(tmp_path):
     ), r["warnings"]
     assert "      warning " in "\n".join(probe.format_text(wide))
     assert narrow[0]["ok"] and narrow[0]["warnings"] == []
+
+
+def test_verify_json_carries_the_calendar(tmp_path):
+    from helpers import DATA, ROOT_FILES
+
+    bundle = tmp_path / "all.pem"
+    bundle.write_bytes(b"".join((DATA / n).read_bytes() for n in ROOT_FILES))
+    doc = json.loads(ats("verify", "--bundle", bundle, "--json").stdout)
+    dates = {r["name"]: r["tls_distrust"] for r in doc["roots"]}
+    assert dates["Starfield Services Root Certificate Authority - G2"] == "2027-04-15"
+    assert dates["Amazon Root CA 4"] == "2030-05-26"
+    assert doc["warnings"] == []  # every Amazon root held: nothing depends on G2

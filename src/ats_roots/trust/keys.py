@@ -96,11 +96,13 @@ def store_report(view, pins: list[KeyPin] | None = None) -> list[dict]:
     """Per root: trusted (an anchor for OpenSSL's default), how it is held,
     where, and a note (system.view.StoreView: what the places OpenSSL reads
     hold, in the order it reads them)."""
+    from ats_roots.trust import calendar
+
     pins = key_pins() if pins is None else pins
-    trusted = view.trusted()
-    ders = [der for sha, der in view.der_by_sha.items() if sha in trusted]
+    dates = calendar.by_key()
     out = []
-    for pin, held in zip(pins, recognise(ders, pins)):
+    for pin, held in zip(pins, recognise(anchors(view), pins)):
+        entry = dates.get(pin.spki_sha256)
         out.append(
             {
                 "name": pin.name,
@@ -111,6 +113,7 @@ def store_report(view, pins: list[KeyPin] | None = None) -> list[dict]:
                 "held_sha256": _portable.colon_hex(held.sha256) if held.sha256 else "",
                 "where": view.where(held.sha256 or pin.sha256),
                 "note": held.note,
+                **(entry.to_json() if entry else {}),
             }
         )
     return out
