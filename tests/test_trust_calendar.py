@@ -120,3 +120,31 @@ def test_verify_json_carries_the_calendar(tmp_path):
     assert dates["Starfield Services Root Certificate Authority - G2"] == "2027-04-15"
     assert dates["Amazon Root CA 4"] == "2030-05-26"
     assert doc["warnings"] == []  # every Amazon root held: nothing depends on G2
+
+
+def test_install_never_reads_the_calendar(tmp_path):
+    """What install writes must not depend on the day: it installs the five
+    roots whatever their distrust dates, and never loads the calendar."""
+    import subprocess
+    import sys
+
+    from helpers import synthetic_root
+
+    root = synthetic_root(tmp_path / "root", 'ID=debian\nVERSION_ID="12"\n')
+    code = (
+        "import sys\n"
+        "from ats_roots.system.install import install_outcome\n"
+        f"out = install_outcome({str(root)!r})\n"
+        "print(out.code, 'ats_roots.trust.calendar' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["0", "False"], proc.stdout + proc.stderr
+    # control: verify of the same root does read it
+    code = (
+        "import sys\n"
+        "from ats_roots.system.verify import verify\n"
+        f"out = verify({str(root)!r})\n"
+        "print(out.code, 'ats_roots.trust.calendar' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["0", "True"], proc.stdout + proc.stderr
