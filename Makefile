@@ -67,8 +67,10 @@ test: lint images
 	  --junitxml=$(RESULTS)/tests.xml
 	$(MATRIX)
 
-bench: images
-	$(PY) scripts/bench
+# Times the cold (on a clean clone; BENCH=--cold makes it so) and warm make
+# demo itself, so it needs only the venv. BENCH="--skip-make" for the peers alone.
+bench: setup
+	$(PY) scripts/bench $(BENCH)
 
 # Every image, container, network and volume the project made (each named as it
 # goes), the emulation set-up, and the build outputs; .cache (bases, downloads,
