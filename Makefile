@@ -44,7 +44,7 @@ images: bases
 
 # The matrix on two workers (pytest-xdist): its checks mostly wait on containers.
 MATRIX_WORKERS ?= 2
-MATRIX := $(PY) -m pytest tests/matrix -p no:cacheprovider -rs -n $(MATRIX_WORKERS) \
+MATRIX := $(PY) -m pytest tests/matrix -p no:cacheprovider -rs -n $(MATRIX_WORKERS) --dist loadgroup \
 	  --junitxml=$(RESULTS)/matrix.xml
 
 test-matrix: images

@@ -35,6 +35,20 @@ def pytest_configure(config):
     )
 
 
+# Modules whose fixtures build once for all their tests (module-scoped images,
+# a pip install into .cache): under xdist (--dist loadgroup) each runs on one
+# worker, so nothing is built twice or by two workers at once.
+ONE_WORKER_MODULES = ("test_patch_matrix", "test_arm64", "test_ses_clients")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        if module in ONE_WORKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     try:
