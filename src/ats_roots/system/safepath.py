@@ -97,6 +97,7 @@ class Root:
         replaces the link itself."""
         self.path = os.path.abspath(path)
         self.follow = follow
+        self._dirs = set()  # inner paths seen to be real directories (resolve())
         # The top itself is the caller's choice (a --root given as a link is fine).
         self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
 
@@ -254,10 +255,73 @@ class Root:
     # --- questions
 
     def resolve(self, inner, follow_last=True):
-        """inner as the target sees it: no symlink left in it (missing parts kept)."""
-        spot = self._walk(inner, follow_last, virtual=True)
-        self.release(spot)
-        return spot.inner
+        """inner as the target sees it: no symlink left in it (missing parts kept).
+
+        A name only: the same rules as the walk (and the same refusals), by
+        lstat of host paths whose directories it has already seen to be real
+        directories, remembered for the next call (audit resolves thousands
+        of paths under the same few). Nothing is opened through the name it
+        returns: reads and writes walk again, by fd."""
+        parts = _split(inner)
+        parts.reverse()
+        names, missing = [], []
+        hops, seen, via = 0, set(), None
+        while parts:
+            part = parts.pop()
+            if part == "..":
+                if missing:
+                    missing.pop()
+                elif names:
+                    names.pop()
+                continue
+            if missing:
+                missing.append(part)
+                continue
+            last = not parts
+            where = "/" + "/".join(names + [part])
+            if (last and not follow_last) or (not last and where in self._dirs):
+                names.append(part)
+                continue
+            try:
+                st = os.lstat(self.path + where)
+            except FileNotFoundError:
+                (names if last else missing).append(part)
+                continue
+            if stat.S_ISLNK(st.st_mode) and self.follow:
+                points_to = os.readlink(self.path + where)
+                state = (where, tuple(parts))
+                if state in seen:
+                    raise Refused(
+                        "%s: symbolic link loop at %s -> %s" % (self.host(inner), where, points_to)
+                    )
+                seen.add(state)
+                hops += 1
+                if hops > MAX_HOPS:
+                    raise Refused(
+                        "%s: more than %d symbolic links to follow (the last %s -> %s)"
+                        % (self.host(inner), MAX_HOPS, where, points_to)
+                    )
+                via = (where, points_to)
+                if points_to.startswith("/"):
+                    del names[:]
+                parts.extend(reversed(_split(points_to)))
+                continue
+            if last:
+                if _special(st.st_mode):  # every caller reads or writes what it names
+                    raise Refused(
+                        "%s: is %s, not a regular file%s"
+                        % (self.host(inner), kind_of(st.st_mode), _reached(via))
+                    )
+                names.append(part)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise Refused(
+                    "%s: %s is %s, not a directory%s"
+                    % (self.host(inner), where, kind_of(st.st_mode) or "a file", _reached(via))
+                )
+            self._dirs.add(where)
+            names.append(part)
+        return "/" + "/".join(names + missing)
 
     def lstat(self, inner):
         """os.lstat of the entry itself (its directory resolved); None if absent."""
