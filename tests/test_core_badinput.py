@@ -7,6 +7,9 @@ would differ) before failing to run the stub."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from helpers import (
     DATA,
@@ -159,3 +162,15 @@ def test_verify_bad_inputs(root, tmp_path):
     assert "--at 'yesterday'" in line
     line = refused(root, 2, "verify", "--bundle", tmp_path / "missing.pem")
     assert "missing.pem: cannot read" in line
+
+
+def test_a_closed_pipe_is_no_traceback():
+    """`ats roots --json | head -1`: the reader went away; no traceback, exit 0."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before ats writes a byte
+    proc = subprocess.run([sys.executable, "-m", "ats_roots", "roots", "--json"], stdout=write,
+                          stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from ats_roots import __version__
@@ -234,10 +235,14 @@ def main(argv=None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    if getattr(args, "json", False):
-        print(json.dumps(outcome.doc, indent=2))
-    elif outcome.lines:
-        print("\n".join(outcome.lines))
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps(outcome.doc, indent=2))
+        elif outcome.lines:
+            print("\n".join(outcome.lines))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `ats ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if outcome.error:
         print(f"ats: error: {outcome.error}", file=sys.stderr)
     return outcome.code
