@@ -15,6 +15,7 @@ import pytest
 from ats_roots import __version__
 
 HOOK_IMAGE = f"ats-hook:{__version__}"
+ARCH = "amd64"  # what scripts/build-hook-image builds (x86_64); rows of another arch: no bundle
 PREFIX = "atshook-"
 # The users a way in must work for: root; user 1000 on a read-only root with a
 # tmpfs at /tmp; and with no tmpfs at all (the hook then uses Docker's /dev/shm).

@@ -203,9 +203,13 @@ def test_hook(cell, record_property, runtimes, hook_volume):  # noqa: F811 - the
     mounts = {**cell.control_mounts(runtimes), **hookbundle.volume_mount(hook_volume),
               HOOK: {"bind": "/usr/local/bin/ats-hook", "mode": "ro"}}
     check = ["/bin/sh", "/checks/chain-check.sh", "/fixtures"]
-    ways = {"bundled": ["/ats/ats-hook", "--", *check]}
+    ways = {}
+    if row.arch == hookbundle.ARCH:  # the bundle's CPython runs on its own architecture only
+        ways["bundled"] = ["/ats/ats-hook", "--", *check]
     if not cell.borrowed:  # the image's own python3 (a borrowed one is only for the check)
         ways["python"] = ["python3", "/usr/local/bin/ats-hook", "--", *check]
+    if not ways:
+        pytest.skip(f"no python3 in this image and no ats-hook bundle for {row.arch} yet")
     for label, kw in hookbundle.USERS:
         without = dockerrun.run(cell.client, row.noamazon, check, entrypoint=[],
                                 mounts=mounts, **kw)
