@@ -141,7 +141,8 @@ def test_dev_linked_to_the_host(deb, tmp_path):
     link(deb, "/dev", str(host / "dev"))
     checker = Checker(deb, host)
     checker.run(["install", "--root", str(deb)], 3, "so the tool would have no /dev/null")
-    checker.run(["install", "--root", str(deb), "--dry-run"], 3, "no /dev/null")
+    proc = checker.run(["install", "--root", str(deb), "--dry-run"], 0)
+    assert "note: install would refuse:" in proc.stdout and "no /dev/null" in proc.stdout
 
 
 def test_a_lock_held_past_the_timeout_names_its_holder(deb, tmp_path):

@@ -32,13 +32,15 @@ ALLOWED = {
     "_portable.py": "the hook's own '/' and the lock's opener fallback",
     # `ats fetch-roots --dest DIR`: the user's own output directory.
     "trust/fetch.py": "the user's --dest directory, not a target",
+    # `ats hook --write DIR`: the user's own output directory.
+    "hook/__init__.py": "the user's --write directory, not a target",
     # The private layer directory itself (0700) before safepath opens it.
     "patch/layer.py": "makes its private layer directory",
     # The sparse copy's top directory, before safepath.Tree opens it.
     "audit/sparse.py": "makes the sparse copy's top directory",
 }
-# In-memory tars (io.BytesIO) are not files.
-IN_MEMORY = re.compile(r"tarfile\.open\(fileobj=")
+# In-memory tars (io.BytesIO) and /dev/null (cli's stdout after a broken pipe) are not files.
+IN_MEMORY = re.compile(r"tarfile\.open\(fileobj=|os\.devnull")
 
 
 def write_sites(source: str) -> list[tuple[int, str]]:

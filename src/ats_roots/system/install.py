@@ -79,7 +79,7 @@ def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
         plan = fam.plan_install(target, certs, before or set())
         result = {"plan": plan, "family": fam.name, "outputs": [], "missing": []}
         if dry_run:
-            preflight(plan)  # a dry run says what the real one would refuse
+            preflight(plan, dry_run=True)  # says what the real one would refuse
         if dry_run or plan.empty:
             remove_created(target.fs, created)  # nothing to do: not even a lock file left
             return result

@@ -97,9 +97,11 @@ TOOL_LEFTOVERS = {"update-ca-certificates": ("/etc/ssl/certs/ca-certificates.crt
 SPACE_MARGIN = 1 << 20  # a bundle rewritten needs room for both copies; and some slack
 
 
-def preflight(plan: Plan, also: tuple[str, ...] = ()) -> None:
+def preflight(plan: Plan, also: tuple[str, ...] = (), dry_run: bool = False) -> None:
     """Every reason to refuse plan (and writing the inner dirs in also), found
-    before its first write; raises EnvRefuses with one line, changes nothing."""
+    before its first write; raises EnvRefuses with one line, changes nothing.
+    dry_run: a command that could not run becomes a note, not a refusal (the
+    plan is still worth reading, and the tree may be copied to where it runs)."""
     target = plan.target
     need: dict[str, int] = {}  # inner dir -> bytes staged there
     for w in plan.writes:
@@ -137,7 +139,9 @@ def preflight(plan: Plan, also: tuple[str, ...] = ()) -> None:
             )
     for argv in plan.commands:
         why = target.why_cannot_run(argv)
-        if why:
+        if why and dry_run:
+            plan.notes.append(f"install would refuse: {why}")
+        elif why:
             raise EnvRefuses(why + "; nothing was changed")
 
 
