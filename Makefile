@@ -16,8 +16,10 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.lock
 	@command -v mmdebstrap >/dev/null && command -v qemu-img >/dev/null \
 	  && command -v debugfs >/dev/null && command -v trust >/dev/null \
 	  && command -v docker-compose >/dev/null && command -v musl-gcc >/dev/null && command -v go >/dev/null \
+	  && command -v aarch64-linux-gnu-gcc >/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       mmdebstrap qemu-utils e2fsprogs p11-kit docker-compose musl-tools golang-go >/dev/null; }
+	       mmdebstrap qemu-utils e2fsprogs p11-kit docker-compose musl-tools golang-go \
+	       gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -r requirements-dev.lock
@@ -41,6 +43,7 @@ wheels: setup
 images: bases
 	$(PY) scripts/build-images
 	$(PY) scripts/build-hook-image
+	if $(PY) scripts/emulation status >/dev/null; then $(PY) scripts/build-hook-image --arch aarch64; fi
 
 # The matrix on two workers (pytest-xdist): its checks mostly wait on containers.
 MATRIX_WORKERS ?= 2

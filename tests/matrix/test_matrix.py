@@ -29,7 +29,7 @@ import dockerrun
 import hookbundle
 import matrixlib
 import pytest
-from hookbundle import hook_volume  # noqa: F401 - a fixture, used by test_hook
+from hookbundle import hook_volumes  # noqa: F401 - a fixture, used by test_hook
 
 ROWS = matrixlib.rows()
 BY_NAME = {r.name: r for r in ROWS}
@@ -194,17 +194,18 @@ HOOK = os.path.join(matrixlib.REPO, "src", "ats_roots", "hook", "ats-hook")
 
 
 @pytest.mark.parametrize("cell", cell_params("6 hook"), indirect=True)
-def test_hook(cell, record_property, runtimes, hook_volume):  # noqa: F811 - the fixture
+def test_hook(cell, record_property, runtimes, hook_volumes):  # noqa: F811 - the fixture
     """Through the bundled hook (its own Python, from the ats-hook volume) on
     every row, and through the image's own python3 where it has one."""
     row = cell.row
     if not row.noamazon:
         pytest.skip("no roots-removed variant of this base")
-    mounts = {**cell.control_mounts(runtimes), **hookbundle.volume_mount(hook_volume),
-              HOOK: {"bind": "/usr/local/bin/ats-hook", "mode": "ro"}}
+    mounts = {**cell.control_mounts(runtimes), HOOK: {"bind": "/usr/local/bin/ats-hook",
+                                                      "mode": "ro"}}
     check = ["/bin/sh", "/checks/chain-check.sh", "/fixtures"]
     ways = {}
-    if row.arch == hookbundle.ARCH:  # the bundle's CPython runs on its own architecture only
+    if row.arch in hookbundle.IMAGES:  # the bundle of the row's own architecture
+        mounts.update(hookbundle.volume_mount(hook_volumes(row.arch)))
         ways["bundled"] = ["/ats/ats-hook", "--", *check]
     if not cell.borrowed:  # the image's own python3 (a borrowed one is only for the check)
         ways["python"] = ["python3", "/usr/local/bin/ats-hook", "--", *check]
