@@ -13,7 +13,7 @@ from ats_roots.outcome import Outcome
 from ats_roots.system import families, safepath
 from ats_roots.system import view as store_view
 from ats_roots.system.layout import LOCK
-from ats_roots.system.plan import Plan, apply, preflight, remove_created
+from ats_roots.system.plan import TOOL_RUNNING, Plan, apply, preflight, remove_created
 from ats_roots.system.target import Target, refusing
 from ats_roots.trust.certs import certs_to_install
 
@@ -80,6 +80,8 @@ def install(target: Target, family=None, extra_ca=None, dry_run=False) -> dict:
         result = {"plan": plan, "family": fam.name, "outputs": [], "missing": []}
         if dry_run:
             preflight(plan, dry_run=True)  # says what the real one would refuse
+        if plan.empty and not dry_run:  # a run killed after its tool had finished
+            target.fs.unlink(TOOL_RUNNING)
         if dry_run or plan.empty:
             remove_created(target.fs, created)  # nothing to do: not even a lock file left
             return result

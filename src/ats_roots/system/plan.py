@@ -94,6 +94,13 @@ def read_manifest(target: Target) -> list[tuple[str, ...]]:
 # cleanup is an EXIT trap, which SIGKILL skips), so the next run would
 # compile every certificate twice. (Family knowledge: belongs in layout.py.)
 TOOL_LEFTOVERS = {"update-ca-certificates": ("/etc/ssl/certs/ca-certificates.crt.new",)}
+# And what it then needs to be run with: Debian's tool counts only the links
+# it makes anew, so after a run killed between its links and `openssl
+# rehash` the next run makes none and never rehashes: --fresh redoes them all.
+AFTER_INTERRUPTED = {"debian": ("--fresh",)}
+# Present while a tool of the target's runs: a run that finds it knows the
+# last one died there (a kill, a power cut) and says so to the tool.
+TOOL_RUNNING = "/var/lib/ats-roots/tool-running"
 SPACE_MARGIN = 1 << 20  # a bundle rewritten needs room for both copies; and some slack
 
 
@@ -197,10 +204,17 @@ def apply(plan: Plan, on_change=None, checked: bool = False) -> list[str]:
             ) from None
         raise EnvRefuses(f"{where}: {exc.strerror}; nothing was changed") from None
     outputs = []
+    interrupted = False
     try:
-        for argv in plan.commands:
+        if plan.commands:
+            interrupted = fs.lstat(TOOL_RUNNING) is not None  # the last run died in the tool
+            if not interrupted:
+                fs.replace(TOOL_RUNNING, b"", 0o644, created)
+        for n, argv in enumerate(plan.commands):
             for inner in TOOL_LEFTOVERS.get(os.path.basename(argv[0]), ()):
                 fs.unlink(target.resolve(inner))  # under the lock: no run of ours is using it
+            if interrupted and n == 0:
+                argv = [*argv, *AFTER_INTERRUPTED.get(plan.family, ())]
             proc = target.run(argv)
             outputs.append((proc.stdout + proc.stderr).strip())
             if proc.returncode != 0:
@@ -212,8 +226,11 @@ def apply(plan: Plan, on_change=None, checked: bool = False) -> list[str]:
     except EnvRefuses:
         # The store stays as it was rather than half done: anchors nobody compiled.
         _restore(fs, undo)
+        fs.unlink(TOOL_RUNNING)
         remove_created(fs, created)
         raise
+    if plan.commands:
+        fs.unlink(TOOL_RUNNING)
     outputs += target.notes
     return outputs
 
