@@ -38,7 +38,7 @@ class Result:
 
 
 def run(client, image: str, argv: list[str], entrypoint=None, mounts=None, network=None,
-        user=None, read_only=False, tmpfs=None, environment=None, timeout=120) -> Result:
+        user=None, read_only=False, tmpfs=None, environment=None, timeout=None) -> Result:
     """The container is removed afterwards whatever happens."""
     volumes = dict(STANDARD_MOUNTS)
     volumes.update(mounts or {})
@@ -48,7 +48,7 @@ def run(client, image: str, argv: list[str], entrypoint=None, mounts=None, netwo
         name=f"ats-matrix-{uuid.uuid4().hex[:10]}",
     )
     try:
-        status = container.wait(timeout=timeout)
+        status = container.wait(timeout=timeout or _timeout(client, image))
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         return Result(status["StatusCode"], output)
     finally:
@@ -60,6 +60,13 @@ def _image_id(client, image: str) -> str:
 
 
 _has_file: dict[tuple[str, str], bool] = {}
+
+
+def _timeout(client, image: str) -> int:
+    """120 s natively; an image of another architecture runs under qemu-user
+    emulation, where every process start costs a translator start-up."""
+    arch = client.images.get(image).attrs.get("Architecture")
+    return 120 if arch in (None, "amd64") else 900
 
 
 def has_file(client, image: str, path: str) -> bool:
