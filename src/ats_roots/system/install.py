@@ -12,8 +12,8 @@ from ats_roots.errors import EnvRefuses
 from ats_roots.outcome import Outcome
 from ats_roots.system import families, safepath
 from ats_roots.system import view as store_view
-from ats_roots.system.layout import LOCK
-from ats_roots.system.plan import TOOL_RUNNING, Plan, apply, preflight, remove_created
+from ats_roots.system.layout import LOCK, TOOL_RUNNING
+from ats_roots.system.plan import Plan, apply, preflight, remove_created
 from ats_roots.system.target import Target, refusing
 from ats_roots.trust.certs import certs_to_install
 

@@ -146,3 +146,16 @@ LIBCRYPTO_GLOBS = (
 STATE_DIR = "/var/lib/ats-roots"
 MANIFEST = STATE_DIR + "/manifest"
 LOCK = STATE_DIR + "/lock"
+
+# What a distro tool killed mid-run leaves behind and then trips over:
+# Debian's update-ca-certificates appends to ca-certificates.crt.new (its
+# cleanup is an EXIT trap, which SIGKILL skips), so the next run would
+# compile every certificate twice.
+TOOL_LEFTOVERS = {"update-ca-certificates": ("/etc/ssl/certs/ca-certificates.crt.new",)}
+# And what it then needs to be run with: Debian's tool counts only the links
+# it makes anew, so after a run killed between its links and `openssl
+# rehash` the next run makes none and never rehashes: --fresh redoes them all.
+AFTER_INTERRUPTED = {"debian": ("--fresh",)}
+# Present while a tool of the target's runs: a run that finds it knows the
+# last one died there (a kill, a power cut) and says so to the tool.
+TOOL_RUNNING = STATE_DIR + "/tool-running"

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from ats_roots import _portable
 from ats_roots.errors import EnvRefuses
 from ats_roots.system import safepath
-from ats_roots.system.layout import LOCK, MANIFEST  # noqa: F401 - LOCK: for callers
+from ats_roots.system.layout import (  # noqa: F401 - LOCK: for callers
+    AFTER_INTERRUPTED,
+    LOCK,
+    MANIFEST,
+    TOOL_LEFTOVERS,
+    TOOL_RUNNING,
+)
 from ats_roots.system.target import Target, refusing
 
 
@@ -89,18 +95,6 @@ def read_manifest(target: Target) -> list[tuple[str, ...]]:
     return [tuple(line.split("\t")) for line in data.decode("utf-8").splitlines() if line]
 
 
-# What a distro tool killed mid-run leaves behind and then trips over:
-# Debian's update-ca-certificates appends to ca-certificates.crt.new (its
-# cleanup is an EXIT trap, which SIGKILL skips), so the next run would
-# compile every certificate twice. (Family knowledge: belongs in layout.py.)
-TOOL_LEFTOVERS = {"update-ca-certificates": ("/etc/ssl/certs/ca-certificates.crt.new",)}
-# And what it then needs to be run with: Debian's tool counts only the links
-# it makes anew, so after a run killed between its links and `openssl
-# rehash` the next run makes none and never rehashes: --fresh redoes them all.
-AFTER_INTERRUPTED = {"debian": ("--fresh",)}
-# Present while a tool of the target's runs: a run that finds it knows the
-# last one died there (a kill, a power cut) and says so to the tool.
-TOOL_RUNNING = "/var/lib/ats-roots/tool-running"
 SPACE_MARGIN = 1 << 20  # a bundle rewritten needs room for both copies; and some slack
 
 
