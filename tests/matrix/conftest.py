@@ -145,7 +145,8 @@ def ses_network(docker_services, docker_compose_project_name, docker_client):
         return bool(found) and found[0].attrs["State"].get("Health", {}).get(
             "Status") == "healthy"
 
-    docker_services.wait_until_responsive(check=healthy, timeout=60.0, pause=0.5)
+    # generous: two workers start their stand-ins at once on a busy 2-core machine
+    docker_services.wait_until_responsive(check=healthy, timeout=240.0, pause=0.5)
     return f"{project}_ses"
 
 
