@@ -7,8 +7,6 @@ use (docker, requests, the audit).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
@@ -32,16 +30,16 @@ exit codes: 0 ok, 1 verification failed, 2 bad usage or input,
 Every non-zero exit prints one line saying what to do."""
 
 
-def _root_arg(p: argparse.ArgumentParser) -> None:
+def _root_arg(p) -> None:
     p.add_argument("--root", default="/", metavar="DIR", help="a root file system (default /)")
     p.add_argument("--family", help="skip detection: debian, rhel, alpine, suse, arch, notool")
 
 
-def _json_arg(p: argparse.ArgumentParser) -> None:
+def _json_arg(p) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def _warn_days_arg(p: argparse.ArgumentParser) -> None:
+def _warn_days_arg(p) -> None:
     p.add_argument(
         "--warn-days",
         type=int,
@@ -52,7 +50,9 @@ def _warn_days_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    import argparse  # here: `ats --version` needs no parser
+
     parser = argparse.ArgumentParser(
         prog="ats",
         description=DESCRIPTION,
@@ -227,6 +227,9 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return ENV_REFUSES
+    if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:
+        print(f"ats-roots {__version__}")  # the parser would say the same, later
+        return 0
     args = build_parser().parse_args(argv)
     try:
         outcome = COMMANDS[args.command](args)
@@ -237,6 +240,8 @@ def main(argv=None) -> int:
         return 130
     try:
         if getattr(args, "json", False):
+            import json
+
             print(json.dumps(outcome.doc, indent=2))
         elif outcome.lines:
             print("\n".join(outcome.lines))
