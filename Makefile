@@ -81,4 +81,4 @@ bench: setup
 clean:
 	$(PYTHON) scripts/clean-docker
 	$(PYTHON) scripts/emulation teardown
-	rm -rf $(RESULTS) build .cache/runtime
+	rm -rf $(RESULTS) build .cache/runtime .cache/exports
