@@ -32,7 +32,7 @@ import dockerrun
 import hookbundle
 import matrixlib
 import pytest
-from hookbundle import hook_volume  # noqa: F401 - a fixture
+from hookbundle import hook_volume, hook_volumes  # noqa: F401 - fixtures (one needs the other)
 
 REQUIRE_DOCKER = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
 HERE = os.path.dirname(os.path.abspath(__file__))
