@@ -236,6 +236,18 @@ def https_server(directory: Path, cert_pem: Path, key_pem: Path):
         server.server_close()
 
 
+def openssl_verify(cafile, untrusted, leaf, *flags, at=None, purpose=None):
+    """The host's `openssl verify` with nothing trusted but CAFILE (no default
+    file, directory or store), UNTRUSTED as intermediates, at time AT (epoch
+    seconds), for PURPOSE (e.g. "sslserver") when given."""
+    argv = ["openssl", "verify", "-no-CAfile", "-no-CApath", "-no-CAstore", *flags]
+    argv += ["-CAfile", str(cafile), "-untrusted", str(untrusted)]
+    argv += ["-attime", str(at)] if at is not None else []
+    argv += ["-purpose", purpose] if purpose else []
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
+    return subprocess.run([*argv, str(leaf)], capture_output=True, text=True, env=env, timeout=30)
+
+
 def chroot(root, *argv, check=False) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["chroot", str(root), *map(str, argv)],

@@ -8,13 +8,11 @@ anchor's weakness; -x509_strict (Python 3.13+) refuses it, and ats says so."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from helpers import FIXTURES, LEAF_TIME, ats
+from helpers import FIXTURES, LEAF_TIME, ats, openssl_verify
 
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
-ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 CLASS2 = "OU=Starfield Class 2 Certification Authority,O=Starfield Technologies\\, Inc.,C=US"
 
 
@@ -34,24 +32,7 @@ def files(tmp_path, with_class2_cross=True):
 
 
 def openssl(bundle, untrusted, leaf, *flags):
-    argv = [
-        "openssl",
-        "verify",
-        "-no-CAfile",
-        "-no-CApath",
-        "-no-CAstore",
-        *flags,
-        "-CAfile",
-        str(bundle),
-        "-untrusted",
-        str(untrusted),
-        "-attime",
-        str(LEAF_TIME),
-        "-purpose",
-        "sslserver",
-        str(leaf),
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=30)
+    return openssl_verify(bundle, untrusted, leaf, *flags, at=LEAF_TIME, purpose="sslserver")
 
 
 def test_legacy_cross_signed_path_is_ok_with_the_weakness_named(tmp_path):

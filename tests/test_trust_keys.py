@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trust_pki
 from cryptography.hazmat.primitives.asymmetric import ec
-from helpers import FIXTURES, LEAF_TIME
+from helpers import FIXTURES, LEAF_TIME, openssl_verify
 
 from ats_roots import _portable
 from ats_roots.trust import chain as trust_chain
@@ -164,11 +164,7 @@ def test_a_store_with_only_the_cross_signed_root_ca_1(tmp_path):
     assert not result.ok and result.profiles["default"].partial_only
 
     def openssl(*flags):
-        argv = ["openssl", "verify", "-no-CAfile", "-no-CApath", "-no-CAstore", *flags]
-        argv += ["-CAfile", str(cross), "-untrusted", str(issuer), "-attime", str(LEAF_TIME)]
-        return subprocess.run(
-            [*argv, str(leaf)], capture_output=True, text=True, env=ENV, timeout=30
-        )
+        return openssl_verify(cross, issuer, leaf, *flags, at=LEAF_TIME)
 
     default = openssl()
     assert default.returncode != 0, default.stdout
@@ -182,26 +178,7 @@ def test_a_store_with_only_the_cross_signed_root_ca_1(tmp_path):
         assert trust_chain.check_chain(chain, order, at, None).ok is want
         bundle = tmp_path / "both.pem"
         bundle.write_bytes(b"".join(_pem(d) for d in order))
-        cli = subprocess.run(
-            [
-                "openssl",
-                "verify",
-                "-no-CAfile",
-                "-no-CApath",
-                "-no-CAstore",
-                "-CAfile",
-                str(bundle),
-                "-untrusted",
-                str(issuer),
-                "-attime",
-                str(LEAF_TIME),
-                str(leaf),
-            ],
-            capture_output=True,
-            text=True,
-            env=ENV,
-            timeout=30,
-        )
+        cli = openssl_verify(bundle, issuer, leaf, at=LEAF_TIME)
         assert (cli.returncode == 0) is want, cli.stdout
         ca1 = {h.name: h for h in keys.recognise(order)}["Amazon Root CA 1"]
         assert ca1.how == keys.PINNED
