@@ -16,27 +16,25 @@ from .util import BuildError, run
 LABEL_RECIPE = "io.ats-roots.base.recipe"
 
 
-def labels_of(image: str) -> dict | None:
-    """The image's labels, or None when there is no such image."""
+def _inspect(image: str, field: str) -> str | None:
+    """One field of `docker image inspect` (a Go template), or None when there is no such image."""
     proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        return None
-    return json.loads(proc.stdout) or {}
-
-
-def image_id(image: str) -> str | None:
-    proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+        ["docker", "image", "inspect", "--format", field, image],
         capture_output=True,
         text=True,
         check=False,
     )
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def labels_of(image: str) -> dict | None:
+    """The image's labels, or None when there is no such image."""
+    out = _inspect(image, "{{json .Config.Labels}}")
+    return None if out is None else json.loads(out) or {}
+
+
+def image_id(image: str) -> str | None:
+    return _inspect(image, "{{.Id}}")
 
 
 def labels_for(base: Base, recipe: str, origin: str, created: str) -> dict:
@@ -79,12 +77,7 @@ def _quote(value: str) -> str:
 
 
 def image_size(image: str) -> int:
-    out = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", image],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    out = _inspect(image, "{{.Size}}") or ""
     return int(out) if out.isdigit() else 0
 
 
@@ -93,13 +86,7 @@ VARIANTS = {"arm64": "v8"}
 
 
 def architecture(image: str) -> str | None:
-    proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Architecture}}", image],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    return _inspect(image, "{{.Architecture}}")
 
 
 def set_architecture(image: str, arch: str) -> str:
