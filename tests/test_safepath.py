@@ -25,7 +25,8 @@ def tree(tmp_path):
     outside.mkdir()
     os.symlink(str(outside), root / "var/lib")  # absolute: inside, as the target sees it
     os.symlink("../../usr/lib/ssl", root / "etc/ssl/lib")
-    os.symlink("../" * 20 + "etc", root / "usr/up")  # climbs past the top: clamped
+    os.symlink("../" * 20 + "etc", root / "usr/up")  # climbs past the top: refused
+    os.symlink("../etc", root / "usr/etc")  # climbs to the top, not past it
     (root / "etc/ssl/certs/b.crt").write_text("bundle\n")
     return root, outside
 
@@ -44,8 +45,73 @@ def test_resolution_as_the_target_sees_it(tree, walk_mode):
     top = Root(str(root))
     assert top.resolve("/var/lib/ats-roots/lock") == f"{outside}/ats-roots/lock"
     assert top.resolve("/etc/ssl/lib/cert.pem") == "/usr/lib/ssl/cert.pem"
-    assert top.resolve("/usr/up/ssl/certs/b.crt") == "/etc/ssl/certs/b.crt"
-    assert top.read("/usr/up/ssl/certs/b.crt") == b"bundle\n"
+    assert top.resolve("/usr/etc/ssl/certs/b.crt") == "/etc/ssl/certs/b.crt"
+    assert top.read("/usr/etc/ssl/certs/b.crt") == b"bundle\n"
+    assert top.read("/etc/ssl/lib/../../etc/ssl/certs/b.crt") == b"bundle\n"
+
+
+def _every_op(top):
+    return {
+        "resolve": top.resolve,
+        "read": top.read,
+        "lstat": top.lstat,
+        "listdir": top.listdir,
+        "replace": lambda p: top.replace(p, b"data"),
+        "stage": lambda p: top.stage(p, b"data"),
+        "makedirs": top.makedirs,
+        "symlink": lambda p: top.symlink(p, "x"),
+        "unlink": top.unlink,
+        "rmdir": top.rmdir,
+        "open_lock": top.open_lock,
+        "probe_dir": top.probe_dir,
+    }
+
+
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("/usr/up/ssl/certs/b.crt", "the link /usr/up -> ../../../"),
+        ("/../etc/ssl/certs/b.crt", "`..` climbs past the top"),
+    ],
+)
+def test_dotdot_past_the_top_is_refused_not_clamped(tree, walk_mode, path, words):
+    """Clamped (as chroot and RESOLVE_IN_ROOT do), /usr/up/ssl would be the
+    target's /etc/ssl: a read would give b.crt and a write would land there.
+    Refused instead, by every operation, with one line naming the link."""
+    root, outside = tree
+    before = sorted(str(p) for p in root.rglob("*"))
+    top = Root(str(root))
+    for name, op in _every_op(top).items():
+        with pytest.raises(Refused) as info:
+            op(path)
+        line = str(info.value)
+        assert words in line and "climbs past the top" in line, (name, line)
+        assert line.startswith(str(root)) and "\n" not in line, (name, line)
+    assert sorted(str(p) for p in root.rglob("*")) == before
+
+
+def test_a_refused_read_is_not_an_openat2_clamp(tree, monkeypatch):
+    """openat2(RESOLVE_IN_ROOT) would have read /usr/up/ssl/certs/b.crt as
+    /etc/ssl/certs/b.crt; the read asks RESOLVE_BENEATH, which fails there
+    (EXDEV), and the walk refuses. Negative control: a relative link that
+    stays inside is read by openat2 alone, without the walk."""
+    if not safepath.openat2_used():
+        pytest.skip("no openat2 on this kernel: the walk is all there is")
+    root, _ = tree
+    top = Root(str(root))
+    walks = []
+    real_at = Root._at
+
+    def counted_at(self, *args, **kwargs):  # the real walk, counted
+        walks.append(args)
+        return real_at(self, *args, **kwargs)
+
+    monkeypatch.setattr(Root, "_at", counted_at)
+    assert top.read("/etc/ssl/lib/../../etc/ssl/certs/b.crt") == b"bundle\n"
+    assert walks == []
+    with pytest.raises(Refused, match="climbs past the top"):
+        top.read("/usr/up/ssl/certs/b.crt")
+    assert len(walks) == 1
 
 
 def test_writes_land_inside_and_outside_stays_empty(tree, walk_mode):

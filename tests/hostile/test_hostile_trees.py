@@ -4,9 +4,9 @@ install --dry-run, verify, install, verify, uninstall and audit (see
 corpus.py for the three assertions made after every command).
 
 Documented outcomes: a link that the target itself would follow is
-followed the target's way (absolute links start at the target's top, `..`
-stops there), so the write lands inside the target and the install
-succeeds (exit 0); a layout with no safe reading (a loop, more than 40
+followed the target's way (absolute links start at the target's top), so
+the write lands inside the target and the install succeeds (exit 0); a
+layout with no safe reading (a `..` past the top, a loop, more than 40
 links, a non-directory in the middle, a FIFO, device or directory where a
 file goes) is refused with exit 3 and one line naming the path and the
 link, and the target stays byte-identical.
@@ -73,6 +73,20 @@ def dotdot_climb(root, host):
     debian_notool(root)
     (root / "etc/ssl/certs").rmdir()
     link(root, "/etc/ssl", "../" * 30 + str(host / "etc/ssl").lstrip("/"))
+
+
+def dotdot_only(root, host):
+    """The store's state directory a link of bare `..`s: from /var/lib, the
+    third climbs out (the host's /var/lib, were ats to follow it as Python would)."""
+    debian_notool(root)
+    link(root, "/var/lib/ats-roots", "../../..")
+
+
+def dotdot_in_the_bundle_link(root, host):
+    """The bundle a link that climbs past the top, then down to the host's bundle."""
+    debian_notool(root)
+    bundle = "etc/ssl/certs/ca-certificates.crt"
+    link(root, "/" + bundle, "../../../../../../../../" + str(host / bundle).lstrip("/"))
 
 
 def bundle_to_host_file(root, host):
@@ -146,7 +160,18 @@ CASES = {
     "etc-ssl-certs-to-host": (etc_ssl_certs_to_host, OK),
     "etc-pki-to-host": (etc_pki_to_host, OK),
     "openssl-dir-to-host": (openssl_dir_to_host, OK),
-    "dotdot-climb-to-host": (dotdot_climb, OK),
+    "dotdot-climb-to-host": (
+        dotdot_climb,
+        {**refused("the link /etc/ssl -> ../../"), "uninstall": (0, None)},
+    ),
+    "dotdot-only-state-dir": (
+        dotdot_only,
+        {"install": (3, "/var/lib/ats-roots -> ../../.."), "uninstall": (3, "climbs past the top")},
+    ),
+    "dotdot-in-the-bundle-link": (
+        dotdot_in_the_bundle_link,
+        refused("the link /etc/ssl/certs/ca-certificates.crt -> ../../"),
+    ),
     "bundle-absolute-link-to-host-file": (bundle_to_host_file, OK),
     "manifest-and-lock-links-to-host": (manifest_and_lock_to_host, OK),
     "hash-dir-to-host": (hash_dir_to_host, OK),

@@ -12,20 +12,21 @@ host path string to open(), rename() or unlink().
 
 Symlinks are resolved as the target sees them (as chroot would): an
 absolute link starts again at the top of the target, a relative one from
-its directory, and `..` at the top stays at the top: exactly what the
-kernel's openat2(RESOLVE_IN_ROOT) and a chroot do, so ats sees the files the
-target's own programs see, reads and writes agree, and no link can climb
-out. (Refusing `..` past the top instead would make reads through openat2
-and writes through the walk disagree about the same path.) Refused, with
-one line naming the path and the link:
+its directory, so ats sees the files the target's own programs see and no
+link can climb out. Refused, with one line naming the path and the link:
+  - a `..` past the top (chroot would quietly stay at the top; a link that
+    climbs out was made for another tree, or aims at the host: neither
+    names a file of this target's, so ats neither reads nor writes there),
   - a loop (the walk comes back to the same link with the same rest),
   - more than MAX_HOPS links (the kernel's own limit, 40),
   - a component in the middle that is not a directory,
   - a FIFO, device or socket where a regular file is expected.
 
-Reads of whole files use openat2(RESOLVE_IN_ROOT) when the kernel and
-ctypes have it (one system call instead of one per component); the manual
-walk is the fallback, and every write always walks (it needs the directory
+Reads of whole files use openat2(RESOLVE_BENEATH) when the kernel and
+ctypes have it (one system call instead of one per component); it fails
+(EXDEV) on an absolute link and on a `..` past the top, and then the walk,
+which knows its depth, follows the one and refuses the other. The walk is
+also the fallback, and every write always walks (it needs the directory
 file descriptor and the names of what it created). `openat2_used()` says
 which this machine uses.
 
@@ -69,6 +70,19 @@ def kind_of(mode):
 
 def _split(inner):
     return [p for p in inner.split("/") if p and p != "."]
+
+
+class _Up(str):
+    """A `..` read from a link: the link is named if it climbs past the top."""
+
+
+def _link_parts(where, points_to):
+    parts = _split(points_to)
+    for i, part in enumerate(parts):
+        if part == "..":
+            parts[i] = _Up(part)
+            parts[i].link = (where, points_to)
+    return parts
 
 
 class Spot:
@@ -147,7 +161,9 @@ class Root:
                     elif names:
                         os.close(stack.pop())
                         names.pop()
-                    continue  # at the top: stays there, as RESOLVE_IN_ROOT
+                    else:
+                        raise Refused(_past_the_top(self.host(inner), part))
+                    continue
                 if missing:
                     missing.append(part)
                     continue
@@ -197,7 +213,7 @@ class Root:
                         while len(stack) > 1:
                             os.close(stack.pop())
                         del names[:]
-                    parts.extend(reversed(_split(points_to)))
+                    parts.extend(reversed(_link_parts(where, points_to)))
                     continue
                 if last:
                     if virtual and st is not None and _special(st.st_mode):
@@ -273,6 +289,8 @@ class Root:
                     missing.pop()
                 elif names:
                     names.pop()
+                else:
+                    raise Refused(_past_the_top(self.host(inner), part))
                 continue
             if missing:
                 missing.append(part)
@@ -304,7 +322,7 @@ class Root:
                 via = (where, points_to)
                 if points_to.startswith("/"):
                     del names[:]
-                parts.extend(reversed(_split(points_to)))
+                parts.extend(reversed(_link_parts(where, points_to)))
                 continue
             if last:
                 if _special(st.st_mode):  # every caller reads or writes what it names
@@ -768,6 +786,13 @@ def _reached(via):
     return " (reached through the link %s -> %s)" % via if via else ""
 
 
+def _past_the_top(host_path, part):
+    link = getattr(part, "link", None)
+    if link:
+        return "%s: the link %s -> %s climbs past the top of the target" % ((host_path,) + link)
+    return "%s: `..` climbs past the top of the target" % host_path
+
+
 def _mkdir_at(dir_fd, name, mode=0o755):
     os.mkdir(name, mode, dir_fd=dir_fd)
     # The image's umask is not ours: the mode asked for, exactly.
@@ -841,7 +866,7 @@ def _fsync(fd):
 
 _OPENAT2 = []  # [] not probed yet, [None] unavailable, [function]
 _RESOLVE_NO_MAGICLINKS = 0x02
-_RESOLVE_IN_ROOT = 0x10
+_RESOLVE_BENEATH = 0x08
 
 
 def _load_openat2():
@@ -886,7 +911,7 @@ def _load_openat2():
 
     top = os.open("/", _O_DIR)
     try:  # the kernel may lack it (ENOSYS) or a seccomp filter may deny it
-        os.close(openat2(top, ".", _O_DIR, _RESOLVE_IN_ROOT))
+        os.close(openat2(top, ".", _O_DIR, _RESOLVE_BENEATH))
     except OSError:
         return None
     finally:
@@ -906,12 +931,14 @@ def _openat2_read(root_fd, inner):
     if not openat2_used():
         return None
     try:
-        # Without O_NOFOLLOW: the last link is followed too, inside the root.
+        # Without O_NOFOLLOW: the last link is followed too, beneath the root.
         flags = _O_READ & ~os.O_NOFOLLOW
         return _OPENAT2[0](
-            root_fd, inner.lstrip("/") or ".", flags, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS
+            root_fd, inner.lstrip("/") or ".", flags, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS
         )
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", inner) from None
-        return None  # ELOOP, ENOTDIR, ...: the walk says which link and where
+        # EXDEV (an absolute link, or a `..` past the top), ELOOP, ENOTDIR, ...:
+        # the walk follows the one the target's way, or says which link and where.
+        return None
