@@ -521,31 +521,28 @@ class Root:
 
     def unlink(self, inner):
         """Remove inner itself (a file or link, never followed); False if absent."""
-        spot = self._walk(inner, follow_last=False, virtual=True)
-        try:
-            if spot.missing or spot.name is None:
-                return False
-            try:
-                os.unlink(spot.name, dir_fd=spot.fd)
-            except FileNotFoundError:
-                return False
-            _fsync(spot.fd)
-            return True
-        finally:
-            self.release(spot)
+        return self._remove(inner, os.unlink, (errno.ENOENT,), sync=True)
 
     def rmdir(self, inner):
         """Remove an empty directory (undo of makedirs); False if absent or not empty."""
+        quiet = (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR)
+        return self._remove(inner, os.rmdir, quiet, sync=False)
+
+    def _remove(self, inner, op, quiet, sync):
+        """op (os.unlink or os.rmdir) on inner itself, relative to its
+        directory's fd; False if absent or op fails with an errno in quiet."""
         spot = self._walk(inner, follow_last=False, virtual=True)
         try:
             if spot.missing or spot.name is None:
                 return False
             try:
-                os.rmdir(spot.name, dir_fd=spot.fd)
+                op(spot.name, dir_fd=spot.fd)
             except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                if exc.errno in quiet:
                     return False
                 raise
+            if sync:
+                _fsync(spot.fd)
             return True
         finally:
             self.release(spot)
