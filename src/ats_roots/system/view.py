@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ats_roots import _portable
+from ats_roots.errors import EnvRefuses
+from ats_roots.system import safepath
 from ats_roots.system.target import Target
 
 if TYPE_CHECKING:
     from ats_roots.system.families import Family
+
+# OpenSSL's CApath names (c_rehash, `openssl rehash`): <subject hash>.<n>
+_HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
 @dataclass
@@ -20,6 +26,7 @@ class StoreView:
     locations: dict[str, set[str]] = field(default_factory=dict)
     openssl: set[str] = field(default_factory=set)
     der_by_sha: dict[str, bytes] = field(default_factory=dict)
+    seen: dict[bytes, str] = field(default_factory=dict)  # PEM block -> its SHA-256
 
     def trusted(self) -> set[str]:
         found: set[str] = set()
@@ -32,32 +39,61 @@ class StoreView:
 
 
 def read_bundle(view: StoreView, host_path: str, label: str) -> None:
+    """A file named by the user on the host (`--bundle FILE`)."""
     try:
         with open(host_path, "rb") as f:
             data = f.read()
     except OSError:
         return
-    shas = set()
-    for _, der in _portable.pem_blocks(data):
-        sha = _portable.sha256_hex(der)
-        shas.add(sha)
-        view.der_by_sha.setdefault(sha, der)
-    view.locations[label] = shas
+    view.locations[label] = _fingerprints(view, data)
+
+
+def read_target_bundle(view: StoreView, target: Target, inner: str, label: str) -> None:
+    """A bundle inside the target, read through its safe reads (links followed
+    as the target sees them; a FIFO or device refused, never opened); absent or
+    a directory: nothing there."""
+    try:
+        data = target.read(inner)
+    except IsADirectoryError:
+        return
+    if data is not None:
+        view.locations[label] = _fingerprints(view, data)
 
 
 def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
     """label: the CApath inside the target. Its hash links are followed as the
     target sees them: Debian's point at absolute paths, which on the host are
     the host's own files (or nothing)."""
-    host_dir = target.path(target.resolve(label))
-    for name in sorted(_portable.subject_hash_links(host_dir)):
-        inner = target.resolve(label + "/" + name)
-        read_bundle(view, target.path(inner), label + "/" + name)
+    try:
+        names = target.fs.listdir(label)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except safepath.Refused as exc:
+        raise EnvRefuses(str(exc)) from None
     merged: set[str] = set()
-    for key in [k for k in view.locations if k.startswith(label + "/")]:
-        merged |= view.locations.pop(key)
-    if merged or os.path.isdir(host_dir):
-        view.locations[label] = merged
+    for name in sorted(n for n in names if _HASH_NAME.match(n)):
+        try:
+            data = target.read(label + "/" + name)
+        except IsADirectoryError:
+            continue
+        merged |= _fingerprints(view, data or b"")
+    view.locations[label] = merged
+
+
+def _fingerprints(view: StoreView, data: bytes) -> set[str]:
+    """SHA-256 of every certificate in data. A store names one certificate in
+    several places (Debian's bundle, its OpenSSL's cert.pem, and a hash link
+    per certificate): each PEM block is decoded and hashed once per view."""
+    shas = set()
+    for block in _PEM_BLOCK.findall(data):
+        sha = view.seen.get(block)
+        if sha is None:
+            for _, der in _portable.pem_blocks(block):
+                sha = view.seen[block] = _portable.sha256_hex(der)
+                view.der_by_sha.setdefault(sha, der)
+        if sha is not None:
+            shas.add(sha)
+    return shas
 
 
 def view_target(target: Target, family: Family) -> StoreView:
@@ -66,12 +102,12 @@ def view_target(target: Target, family: Family) -> StoreView:
     view = StoreView()
     paths = family.openssl(target)
     cafile, capath = paths.cafile, paths.capath
-    read_bundle(view, target.path(target.resolve(cafile)), cafile)
+    read_target_bundle(view, target, cafile, cafile)
     read_hash_dir(view, target, capath)
     view.openssl = {cafile, capath} & set(view.locations)
     for bundle in family.store_files(target):
         if bundle not in view.locations:
-            read_bundle(view, target.path(target.resolve(bundle)), bundle)
+            read_target_bundle(view, target, bundle, bundle)
     return view
 
 
