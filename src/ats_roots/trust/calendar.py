@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from dataclasses import dataclass
-from importlib import resources
 
 from ats_roots import _portable
 
@@ -53,7 +53,11 @@ _CACHE: list = []
 
 def data() -> dict:
     if not _CACHE:
-        text = (resources.files("ats_roots.trust") / "data" / "calendar.json").read_text()
+        # Beside this module, read with open(): importlib.resources (pathlib,
+        # zipfile) would be a fifth of `ats verify`'s start, and ats is installed
+        # as files (pip, or the wheel in an image), never run from a zip.
+        with open(os.path.join(os.path.dirname(__file__), "data", "calendar.json"), "rb") as f:
+            text = f.read().decode("utf-8")
         _CACHE.append(json.loads(text))
     return _CACHE[0]
 

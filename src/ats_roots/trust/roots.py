@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import warnings
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from ats_roots import _portable
@@ -146,6 +145,8 @@ def check_pin(filename: str, data: bytes) -> Root:
 
 def load_roots() -> list[Root]:
     """The five shipped roots, each checked against its pin."""
+    from importlib import resources  # here, not at the top: most commands never read the files
+
     data_dir = resources.files(__package__) / "data"
     return [check_pin(fn, (data_dir / fn).read_bytes()) for fn in PINS]
 

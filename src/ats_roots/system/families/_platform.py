@@ -7,7 +7,6 @@ available rather than guess."""
 from __future__ import annotations
 
 import os
-import platform
 
 from ats_roots.errors import EnvRefuses
 from ats_roots.system.openssl import OpenSSLPaths
@@ -29,7 +28,11 @@ class PlatformFamily:
         raise NotImplementedError
 
     def detect(self, target: Target, os_ids: list[str]) -> bool:
-        return target.is_host and platform.system() == self.system
+        if not target.is_host:
+            return False
+        import platform  # only for the host: a --root never is macOS or Windows
+
+        return platform.system() == self.system
 
     def tool(self, target: Target) -> str:
         return self.tool_name
