@@ -382,6 +382,13 @@ class Root:
         FileNotFoundError if absent, IsADirectoryError for a directory,
         Refused for a FIFO, device or socket (never opened blocking)."""
         fd = _openat2_read(self.fd, inner) if self.follow else None
+        if fd is None and self.follow and openat2_used():
+            # An absolute link (Debian's hash links all are one) or a climb:
+            # name the file the target's way (resolve() refuses what the walk
+            # would and remembers the directories it has seen), then open that
+            # name with no link allowed in it. A link made since fails, and the
+            # walk below decides.
+            fd = _openat2_read(self.fd, self.resolve(inner), no_links=True)
         if fd is None:
             spot = self._at(inner)
             try:
@@ -863,6 +870,7 @@ def _fsync(fd):
 
 _OPENAT2 = []  # [] not probed yet, [None] unavailable, [function]
 _RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_BENEATH = 0x08
 
 
@@ -922,17 +930,18 @@ def openat2_used():
     return _OPENAT2[0] is not None
 
 
-def _openat2_read(root_fd, inner):
+def _openat2_read(root_fd, inner, no_links=False):
     """An fd for reading inner, resolved by the kernel inside root_fd; None to
-    make the caller walk (no openat2 here, or a case the walk must name)."""
+    make the caller walk (no openat2 here, or a case the walk must name).
+    no_links: inner is already resolved; any link met in it fails."""
     if not openat2_used():
         return None
+    resolve = _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS
+    resolve |= _RESOLVE_NO_SYMLINKS if no_links else 0
     try:
         # Without O_NOFOLLOW: the last link is followed too, beneath the root.
         flags = _O_READ & ~os.O_NOFOLLOW
-        return _OPENAT2[0](
-            root_fd, inner.lstrip("/") or ".", flags, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS
-        )
+        return _OPENAT2[0](root_fd, inner.lstrip("/") or ".", flags, resolve)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", inner) from None
