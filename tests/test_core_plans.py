@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 
 import pytest
 from helpers import ats, one_error_line, pinned_shas, synthetic_root, tree_digest
 
 from ats_roots.system import families, layout
-from ats_roots.system.families import _platform, macos, windows
+from ats_roots.system.families import macos, windows
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import ats_certs
 
@@ -188,10 +189,10 @@ def test_windows_commands():
 def test_macos_and_windows_detect_only_their_own_host(tmp_path, monkeypatch):
     host, image = Target("/"), Target(str(tmp_path))
     assert not macos.MacOS().detect(host, []) and not windows.Windows().detect(host, [])
-    monkeypatch.setattr(_platform.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
     assert macos.MacOS().detect(host, [])
     assert not macos.MacOS().detect(image, [])  # an image is never the keychain
     assert families.detect(host).name == "macos"
-    monkeypatch.setattr(_platform.platform, "system", lambda: "Windows")
+    monkeypatch.setattr(platform, "system", lambda: "Windows")
     assert windows.Windows().detect(host, []) and not windows.Windows().detect(image, [])
     assert families.detect(host).name == "windows"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ats_roots import _portable
@@ -19,14 +18,15 @@ _HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
-@dataclass
 class StoreView:
     """Fingerprints found, where; `openssl` marks the places OpenSSL reads."""
 
-    locations: dict[str, set[str]] = field(default_factory=dict)
-    openssl: set[str] = field(default_factory=set)
-    der_by_sha: dict[str, bytes] = field(default_factory=dict)
-    seen: dict[bytes, str] = field(default_factory=dict)  # PEM block -> its SHA-256
+    # A plain class, not a dataclass: `dataclasses` is a tenth of verify's start.
+    def __init__(self) -> None:
+        self.locations: dict[str, set[str]] = {}
+        self.openssl: set[str] = set()
+        self.der_by_sha: dict[str, bytes] = {}
+        self.seen: dict[bytes, str] = {}  # PEM block -> its SHA-256
 
     def trusted(self) -> set[str]:
         found: set[str] = set()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
 from ats_roots.trust.roots import load_der_quietly, load_roots, now
 
 
-@dataclass(frozen=True)
-class Cert:
+# A NamedTuple, not a frozen dataclass: `dataclasses` (with inspect) is a
+# tenth of `ats verify`'s start, and these are plain immutable records.
+class Cert(NamedTuple):
     """A certificate to install: a pinned root or a checked extra CA."""
 
     slug: str  # file-name stem, e.g. ats-AmazonRootCA1

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
@@ -54,8 +53,9 @@ SPKI_PINS = {
 }
 
 
-@dataclass(frozen=True)
-class KeyPin:
+# A NamedTuple, not a frozen dataclass: `dataclasses` (with inspect) is a
+# tenth of `ats verify`'s start, and these are plain immutable records.
+class KeyPin(NamedTuple):
     """One root as recognised: by its certificate's SHA-256 or by its key."""
 
     name: str
@@ -73,8 +73,7 @@ class PinMismatch(BadInput):
     """A root file whose SHA-256 is not the pinned one."""
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(NamedTuple):
     name: str
     filename: str
     sha256: str
