@@ -19,18 +19,18 @@ import tarfile
 from ats_roots.audit.family import Family, family_of
 from ats_roots.audit.image import created
 from ats_roots.audit.model import Report
+from ats_roots.audit.sparse import ChunkStream
 from ats_roots.errors import BadInput, EnvRefuses
 from ats_roots.patch.layer import Layer, check_member
 from ats_roots.system.families.notool import NoTool
 from ats_roots.system.layout import MANIFEST
 from ats_roots.system.plan import apply
-from ats_roots.system.target import Target
+from ats_roots.system.target import TOOL_TIMEOUT, Target
 from ats_roots.trust.certs import Cert
 
 # Paths a container run touches that are not the tool's work.
 NOT_THE_TOOL = ("/tmp/", "/var/tmp/", "/run/", "/dev/", "/proc/", "/sys/")
 DOCKER_MOUNTS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
-TOOL_TIMEOUT = 300
 
 
 @dataclasses.dataclass
@@ -93,7 +93,7 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
     ) as container:
         container.put_archive("/", _tar_of(target, put))
         container.start()
-        status = container.wait(timeout=TOOL_TIMEOUT)
+        status = _wait(container, command, image)
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace").strip()
         if status.get("StatusCode") != 0:
             last = (output.splitlines() or ["no output"])[-1]
@@ -104,7 +104,13 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
         changed, removed = _changes(container.diff())
         for inner in changed:
             stream, _ = container.get_archive(inner)
-            _unpack_one(stream, inner, layer)
+            try:
+                _unpack_one(stream, inner, layer)
+            finally:
+                # A member refused by its header leaves the rest unread, and
+                # the daemon keeps the container locked (its removal hangs)
+                # until the archive's connection is closed.
+                stream.close()
     lines = [
         f"{family.name}: ran {' '.join(command)} in a throwaway container as root",
         f"  {len(plan.writes)} anchors put in {family.impl.layout.anchor_dir}",
@@ -112,6 +118,23 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
     ]
     lines += [f"  note: the tool removed {p}; a layer on top cannot, so it stays" for p in removed]
     return SystemPatch(family.name, "tool", lines)
+
+
+def _wait(container, command: list[str], image) -> dict:
+    """The tool's exit status; a tool that never ends (one that writes to a
+    FIFO the image left as its bundle, or sleeps) is stopped at the timeout
+    (ATS_TOOL_TIMEOUT, as for `ats install`) and refused in one line."""
+    import requests
+
+    try:
+        return container.wait(timeout=TOOL_TIMEOUT)
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+        if "timed out" not in str(exc):  # the daemon itself went away
+            raise
+        raise EnvRefuses(
+            f"{' '.join(command)} ran longer than {TOOL_TIMEOUT:g} s in a container of "
+            f"{image.id[:19]}; stopped it (retry with --no-tool)"
+        ) from None
 
 
 def _without_tool(target: Target, family: Family, certs, layer: Layer, why: str):
@@ -147,11 +170,14 @@ def _run_noise(path: str) -> bool:
 def _unpack_one(stream, inner: str, layer: Layer) -> None:
     """get_archive's tar holds the entry under its base name (a directory with
     its contents): put it back at inner. Every member is checked first
-    (layer.check_member) and a name seen twice is refused."""
-    data = io.BytesIO(b"".join(stream))
+    (layer.check_member) and a name seen twice is refused. Read as a stream,
+    a member at a time: a member past the bound is refused by its header,
+    before its bytes are read (joined whole, a 3 GiB file the image's tool
+    left took 6 GB of memory before the refusal)."""
     base = os.path.basename(inner)
     seen: set[str] = set()
-    with tarfile.open(fileobj=data) as tar:
+    data = io.BufferedReader(ChunkStream(stream), 1 << 20)
+    with tarfile.open(fileobj=data, mode="r|") as tar:
         for member in tar:
             check_member(member)
             name = member.name.rstrip("/")
