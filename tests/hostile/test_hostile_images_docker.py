@@ -276,3 +276,12 @@ def test_import_keeps_a_link_that_climbs_out_and_ats_refuses_it(client, names, h
     case = Case(client, host, imported(client, ref, tree), ref)
     case.run(["audit", ref], 3, "climbs past the top")
     case.patch_refused(names("import-climb-new"), 3, "climbs past the top")
+
+
+def test_control_the_same_pipeline_patches_an_honest_image(client, names, host):
+    """Negative control of the refusals above: the same build, the real tool
+    (the streamed get_archive of what it changed), patch tags the new image
+    and its audit finds every root."""
+    ref = names("honest")
+    case = Case(client, host, build(client, ref, f"FROM {BASE}\nLABEL ats-h2=honest\n"), ref)
+    case.patch_right(names("honest-new"))
