@@ -78,7 +78,7 @@ def _with_tool(client, image, target: Target, family: Family, certs, layer: Laye
     plan = family.impl.plan_install(target, certs, set())
     # The anchors (and ats's manifest, for `ats uninstall` inside) are written
     # on the sparse copy first, then handed to the container as a tar.
-    apply(dataclasses.replace(plan, commands=[]))
+    apply(plan.replace(commands=[]))
     put = [w.path for w in plan.writes] + [MANIFEST]
     command = plan.commands[0] if plan.commands else family.impl.command(target)
     user = {"user": "0"} if image.attrs["Config"].get("User") else {}

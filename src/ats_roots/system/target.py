@@ -17,10 +17,8 @@ import subprocess
 
 from ats_roots.errors import BadInput, EnvRefuses
 from ats_roots.system import safepath
+from ats_roots.system._core import TOOL_ENV  # the hook runs its tool the same way
 
-# The environment a target's tool gets: nothing of the caller's (no tokens,
-# no proxies, no TMPDIR that only exists on the host).
-TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
 # update-ca-trust on a slow disk: tens of seconds; a hung tool: never.
 TOOL_TIMEOUT = float(os.environ.get("ATS_TOOL_TIMEOUT", "300"))
 UNSHARE = ["unshare", "--mount", "--pid", "--ipc", "--net", "--fork", "--kill-child"]

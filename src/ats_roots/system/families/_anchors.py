@@ -8,8 +8,9 @@ the roots. Each family module is this class with its layout filled in
 
 from __future__ import annotations
 
+from ats_roots.system import _core
 from ats_roots.system.layout import FamilyLayout
-from ats_roots.system.plan import Plan, Write, read_manifest
+from ats_roots.system.plan import Plan, read_manifest
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
 
@@ -39,17 +40,12 @@ class AnchorFamily:
 
     def plan_install(self, target: Target, certs: list[Cert], trusted: set[str]) -> Plan:
         """Anchors that are missing or differ, then the tool if anything changed
-        or if the compiled store still lacks one of them."""
-        plan = Plan(self.name, target)
-        for cert in certs:
-            inner = self.anchor_path(cert)
-            plan.manifest.append("\t".join(("anchor", inner, cert.sha256)))
-            if _same_bytes(target.path(target.resolve(inner)), cert.pem):
-                continue
-            plan.writes.append(Write(inner, cert.pem, f"anchor for {cert.name}"))
-        if plan.writes or any(c.sha256 not in trusted for c in certs):
-            plan.commands.append(self.command(target))
-        return plan
+        or if the compiled store still lacks one of them (the core's, as the hook)."""
+        lay = self.layout
+        return _core.anchor_plan(
+            Plan(self.name, target), target, lay.anchor_dir, lay.suffix, self.command(target),
+            certs, trusted,
+        )
 
     def plan_uninstall(self, target: Target) -> Plan:
         plan = Plan(self.name, target)
@@ -74,10 +70,3 @@ class AnchorFamily:
 
         return view_target(target, self)
 
-
-def _same_bytes(host_path: str, data: bytes) -> bool:
-    try:
-        with open(host_path, "rb") as f:
-            return f.read() == data
-    except OSError:
-        return False
