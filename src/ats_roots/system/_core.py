@@ -25,7 +25,9 @@ file into the start-time hook, after _portable and safepath, which it lends
 to it together with the paths of system/layout.py (the names imported below).
 """
 
+import glob
 import os
+import re
 import stat
 import subprocess
 
@@ -34,7 +36,9 @@ if __name__ != "ats_roots_core":  # in the hook these are lent (scripts/gen-hook
     from ats_roots.system import safepath
     from ats_roots.system.layout import (
         AFTER_INTERRUPTED,
+        DEFAULT_OPENSSL_DIR,
         DIRECT_BUNDLE,
+        LIBCRYPTO_GLOBS,
         MANIFEST,
         TOOL_LEFTOVERS,
         TOOL_RUNNING,
@@ -160,6 +164,70 @@ def manifest_data(plan):
             kept.append(line)
     data = ("\n".join(kept) + "\n").encode() if kept else b""
     return None if plan.target.read(MANIFEST) == data else data
+
+
+# --- which family, and where its OpenSSL reads
+
+
+def detected_tool(layout, target, ids):
+    """The family's tool if layout (a mapping: ids, marker, tools) manages
+    target: its os-release IDs match, or its marker is there, and its tool
+    exists; else None."""
+    marked = bool(layout["marker"]) and target.lstat(layout["marker"]) is not None
+    if not (marked or any(i in layout["ids"] for i in ids)):
+        return None
+    return target.find_tool(layout["tools"])
+
+
+def detect_family(layouts, target, ids):
+    """(layout, tool) the way `ats install` picks, in the order given: the
+    first family detected_tool() finds; else (the first whose IDs match, None):
+    that family without its tool, the no-tool way; (None, None) if unknown."""
+    for layout in layouts:
+        tool = detected_tool(layout, target, ids)
+        if tool:
+            return layout, tool
+    for layout in layouts:
+        if any(i in layout["ids"] for i in ids):
+            return layout, None
+    return None, None
+
+
+# libcrypto carries the string OpenSSL_version(OPENSSL_DIR) returns.
+_OPENSSLDIR = re.compile(rb'OPENSSLDIR: "(/[^"\x00]{0,200})"')
+_MAX_READ = 32 << 20  # a libcrypto is a few MB; anything larger is not one
+
+
+def openssl_dir(target, default=None):
+    """(OPENSSLDIR, the inner file it was read from) of the target's own
+    libcrypto, read from its bytes, never by running it; else (default, or
+    /etc/ssl, None)."""
+    for inner in _libcrypto_candidates(target):
+        found = _openssldir_in(target.path(inner))
+        if found:
+            return found, inner
+    return default or DEFAULT_OPENSSL_DIR, None
+
+
+def _libcrypto_candidates(target):
+    seen = []
+    for pattern in LIBCRYPTO_GLOBS:
+        for host in sorted(glob.glob(target.path(pattern))):
+            inner = target.resolve("/" + os.path.relpath(host, target.root))
+            if inner not in seen and not inner.endswith((".hmac", ".sig")):
+                seen.append(inner)
+    return seen
+
+
+def _openssldir_in(host):
+    try:
+        if not os.path.isfile(host) or os.path.getsize(host) > _MAX_READ:
+            return None
+        with open(host, "rb") as f:
+            match = _OPENSSLDIR.search(f.read())
+    except OSError:
+        return None
+    return match.group(1).decode("ascii", "replace") if match else None
 
 
 # --- the families' plans

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
+from ats_roots.system import _core
 from ats_roots.system.families._interface import Family
 from ats_roots.system.families.alpine import Alpine
 from ats_roots.system.families.arch import Arch
@@ -32,17 +33,20 @@ def detect(target: Target, family: str | None = None) -> Family:
         return NoTool(why="chosen with --family notool")
     if family in ("macos", "windows"):
         raise BadInput(f"--family {family} only acts on this system, and it is not {family}")
-    ids = _portable.os_ids(target.os_release()) if family is None else []
     for fam in TOOL_FAMILIES:
-        if family == fam.name or (family is None and fam.detect(target, ids)):
+        if family == fam.name:
             return fam
-    known = [fam for fam in TOOL_FAMILIES if fam.matches(ids)]
-    if known:
-        lay = known[0].layout
-        return NoTool(lay.openssl_dir, why=f"{lay.name} without {lay.tools[0]}")
-    if family is None:
+    if family is None:  # the install core's detection, as the hook's
+        ids = _portable.os_ids(target.os_release())
+        layouts = [fam.layout._asdict() for fam in TOOL_FAMILIES]
+        lay, tool = _core.detect_family(layouts, target, ids)
+        if tool:
+            return next(fam for fam in TOOL_FAMILIES if fam.name == lay["name"])
+        if lay:
+            return NoTool(lay["openssl_dir"], why=f"{lay['name']} without {lay['tools'][0]}")
+        ids = ids or ["(no ID)"]
         raise BadInput(
-            f"unknown distribution {ids or ['(no ID)']} in {target.root}; "
+            f"unknown distribution {ids} in {target.root}; "
             "pass --family (debian, rhel, alpine, suse, arch, notool)"
         )
     raise BadInput(f"unknown family {family!r}; choose one of {', '.join(NAMES)}")

@@ -26,8 +26,7 @@ class AnchorFamily:
         return any(i in self.layout.ids for i in os_ids)
 
     def detect(self, target: Target, os_ids: list[str]) -> bool:
-        marked = bool(self.layout.marker) and target.exists(self.layout.marker)
-        return (self.matches(os_ids) or marked) and self.tool(target) is not None
+        return _core.detected_tool(self.layout._asdict(), target, os_ids) is not None
 
     def tool(self, target: Target) -> str | None:
         return target.find_tool(self.layout.tools)
