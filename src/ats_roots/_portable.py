@@ -387,6 +387,61 @@ def _oid_in(data, seq_start, seq_end):
     return data[items[0][1] : items[0][2]], items[1:]
 
 
+# The facts `ats install` and the hook check of an extra CA (--extra-ca),
+# read from the DER by both, so that they refuse the same files.
+_OID_BASIC_CONSTRAINTS = b"\x06\x03\x55\x1d\x13"
+_OID_COMMON_NAME = b"\x06\x03\x55\x04\x03"
+
+
+def _items(data, start, end):
+    """_children, refusing a TLV that runs past its parent."""
+    items = _children(data, start, end)
+    if items and items[-1][2] > end:
+        raise ValueError("truncated DER")
+    return items
+
+
+def cert_facts(cert_der):
+    """(cA of basicConstraints, notAfter as YYYYMMDDHHMMSS, subject CN or
+    None) of a certificate; ValueError or IndexError if it does not parse.
+    Signatures are not checked."""
+    (_, tbs_start, tbs_end) = _items(cert_der, 0, len(cert_der))[0]
+    (_, tbs_start, tbs_end) = _items(cert_der, tbs_start, tbs_end)[0]
+    fields = _items(cert_der, tbs_start, tbs_end)
+    if fields[0][0] != 0xA0:  # v1: no [0] version field
+        fields.insert(0, None)
+    validity, subject = fields[4], fields[5]
+    tag, start, end = _items(cert_der, validity[1], validity[2])[1]
+    text = cert_der[start:end].decode("ascii").rstrip("Z")
+    not_after = ("20" if text[:2] < "50" else "19") + text if tag == 0x17 else text
+    is_ca = False
+    for tag, start, end in fields[6:]:
+        if tag == 0xA3:  # [3] extensions
+            is_ca = is_ca or _basic_constraints_ca(cert_der, start, end)
+    return is_ca, not_after[:14], _common_name(cert_der, subject)
+
+
+def _basic_constraints_ca(der, start, end):
+    (_, seq_start, seq_end) = _items(der, start, end)[0]
+    for _, ext_start, ext_end in _items(der, seq_start, seq_end):
+        if der[ext_start : ext_start + 5] != _OID_BASIC_CONSTRAINTS:
+            continue
+        value = _items(der, ext_start, ext_end)[-1]  # OCTET STRING
+        inner = _items(der, value[1], value[2])[0]  # BasicConstraints SEQUENCE
+        first = _items(der, inner[1], inner[2])[:1]
+        return bool(first) and first[0][0] == 0x01 and der[first[0][1]] != 0
+    return False
+
+
+def _common_name(der, subject):
+    for _, set_start, set_end in _items(der, subject[1], subject[2]):
+        for _, atv_start, atv_end in _items(der, set_start, set_end):
+            if der[atv_start : atv_start + 5] == _OID_COMMON_NAME:
+                _, start, end = _items(der, atv_start, atv_end)[1]
+                return der[start:end].decode("utf-8", "replace")
+    return None
+
+
 _RSA_SIG = {
     bytes.fromhex("2a864886f70d010105"): "sha1",
     bytes.fromhex("2a864886f70d01010b"): "sha256",

@@ -40,29 +40,22 @@ def load_extra_ca(path: str) -> list[Cert]:
     for pem, der in blocks:
         try:
             cert = load_der_quietly(der)
-        except ValueError as exc:
+            # The checks the hook makes, by the same code (it has no X.509 parser).
+            is_ca, not_after, _ = _portable.cert_facts(der)
+        except (ValueError, IndexError) as exc:
             raise BadInput(f"{path}: a block does not parse as X.509 ({exc})") from None
         subject = cert.subject.rfc4514_string()
-        _require_ca(path, cert, subject)
-        if cert.not_valid_after_utc < now():
-            raise BadInput(f"{path}: {subject} expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        if not is_ca:
+            raise BadInput(
+                f"{path}: {subject} is not a CA certificate (no basicConstraints CA:TRUE); "
+                "give the root that issued it"
+            )
+        if not_after < now().strftime("%Y%m%d%H%M%S"):
+            day = f"{not_after[:4]}-{not_after[4:6]}-{not_after[6:8]}"
+            raise BadInput(f"{path}: {subject} expired on {day}")
         sha = _portable.sha256_hex(der)
         out.append(Cert("ats-extra-" + sha[:16], subject, sha, pem, der))
     return out
-
-
-def _require_ca(path: str, cert, subject: str) -> None:
-    from cryptography import x509
-
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        bc = None
-    if bc is None or not bc.ca:
-        raise BadInput(
-            f"{path}: {subject} is not a CA certificate (no basicConstraints CA:TRUE); "
-            "give the root that issued it"
-        )
 
 
 def certs_to_install(extra_ca_paths: list[str] | None) -> list[Cert]:
