@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from ats_roots import _portable, errors
+from ats_roots import _portable, _smtp, errors
 from ats_roots.errors import BadInput
 from ats_roots.outcome import Outcome
 from ats_roots.trust import calendar
@@ -46,8 +46,8 @@ REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 OK, VERIFY_FAILED, NETWORK, ERROR = "ok", "verify-failed", "network", "error"
 
 
-class ProtocolError(Exception):
-    """The server did not answer as SES does."""
+# The server did not answer as SES does (the SMTP exchange is the hook's too).
+ProtocolError = _smtp.SmtpError
 
 
 def ses_host(region: str, port: int) -> str:
@@ -179,62 +179,8 @@ def _error_text(exc: Exception) -> str:
 def _start_tls(ctx: ssl.SSLContext, sock: socket.socket, host: str, mode: str, result: dict):
     """The TLS socket after the handshake (which verifies chain and name)."""
     if mode == "starttls":
-        result["banner"] = _smtp_starttls(sock)
+        result["banner"] = _smtp.starttls(sock)
     return ctx.wrap_socket(sock, server_hostname=host)
-
-
-class _Replies:
-    """SMTP replies read straight off the socket: no buffered reader, so no
-    byte of the TLS handshake can be swallowed by one."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.buf = b""
-
-    def read(self) -> tuple[int, list[str]]:
-        lines = []
-        while True:
-            while b"\n" not in self.buf:
-                data = self.sock.recv(4096)
-                if not data:
-                    raise ProtocolError("the server closed the connection")
-                self.buf += data
-                if len(self.buf) > 65536:
-                    raise ProtocolError("an SMTP reply line over 64 KiB")
-            raw, self.buf = self.buf.split(b"\n", 1)
-            line = raw.rstrip(b"\r").decode("utf-8", "replace")
-            if not re.match(r"\d{3}([ -]|$)", line):
-                raise ProtocolError(f"not an SMTP reply: {line[:80]!r}")
-            lines.append(line[4:])
-            if line[3:4] != "-":
-                return int(line[:3]), lines
-
-    def expect(self, code: int, what: str) -> list[str]:
-        got, lines = self.read()
-        if got != code:
-            raise ProtocolError(f"{what}: {got} {' '.join(lines)[:200]}")
-        return lines
-
-
-def _smtp_starttls(sock: socket.socket) -> str:
-    """Banner, EHLO, STARTTLS; returns the banner.  Raises ProtocolError."""
-    replies = _Replies(sock)
-    banner = replies.expect(220, "banner")[0]
-    sock.sendall(b"EHLO " + _ehlo_name(sock).encode() + b"\r\n")
-    extensions = replies.expect(250, "EHLO")[1:]
-    if not any(e.upper().split()[:1] == ["STARTTLS"] for e in extensions):
-        raise ProtocolError("the server does not offer STARTTLS")
-    sock.sendall(b"STARTTLS\r\n")
-    replies.expect(220, "STARTTLS")
-    if replies.buf:
-        raise ProtocolError("the server sent data before the TLS handshake")
-    return banner
-
-
-def _ehlo_name(sock: socket.socket) -> str:
-    """Our address as an RFC 5321 literal: right without any DNS lookup."""
-    addr = sock.getsockname()[0]
-    return f"[IPv6:{addr}]" if ":" in addr else f"[{addr}]"
 
 
 def _after_handshake(tls: ssl.SSLSocket, host: str, mode: str, result: dict) -> None:
