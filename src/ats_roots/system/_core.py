@@ -511,16 +511,18 @@ def remove_created(fs, created):
 
 
 class Local(object):
-    """'/' as a target: the same questions Target answers, for the hook."""
+    """'/' as a target, for the hook: the questions Target answers. (Another
+    root may be given, for tests of the core under old Pythons; commands then
+    cannot run: that is Target's chroot.)"""
 
-    def __init__(self, timeout=300):
-        self.root = "/"
-        self.fs = safepath.Root("/")
+    def __init__(self, root="/", timeout=300):
+        self.root = os.path.abspath(root)
+        self.fs = safepath.Root(self.root)
         self.notes = []
         self.timeout = timeout
 
     def path(self, inner):
-        return inner
+        return inner if self.root == "/" else os.path.join(self.root, inner.lstrip("/"))
 
     def resolve(self, inner):
         return self.fs.resolve(inner)
@@ -542,12 +544,17 @@ class Local(object):
         return None
 
     def why_cannot_run(self, argv):
+        if self.root != "/":
+            return "%s is not this system: its tools run by chroot (ats install --root)" % self.root
         if argv[0].startswith("/") and self.find_tool([argv[0]]) is None:
             return "%s: missing or not executable" % argv[0]
         return None
 
     def run(self, argv):
         """The tool with TOOL_ENV only, stdin closed, a timeout."""
+        why = self.why_cannot_run(argv)
+        if why:
+            raise Refusal(why)
         try:
             proc = subprocess.run(
                 argv,
