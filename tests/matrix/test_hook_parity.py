@@ -1,11 +1,13 @@
-"""The hook and `ats install` must leave the same trust store behind.
+"""The hook and `ats install` must leave the same trust store behind, in a
+real container.
 
-The hook is generated from the package's data and _portable module, but its
-install steps (anchors, the family's tool, appends and hash links where there
-is no tool, the manifest) are its own code, standard library only. This test
-is what fails if the two drift: the same base, patched once by the hook as
-root inside a container and once by `ats install --root` on its exported file
-system, must end with byte-identical trust-store files and manifest.
+Both run the one install core (system/_core.py, inlined into the hook by
+scripts/gen-hook); tests/test_hook_parity.py compares them on every family
+the hook can meet, by chroot into real root file systems. This is the same
+comparison where the hook really runs: as root inside a container (overlay
+file system, the container's /dev, no chroot), against `ats install --root`
+on the base's exported file system; they must end with the same
+trust-store files and manifest.
 """
 
 from __future__ import annotations
