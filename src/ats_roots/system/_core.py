@@ -39,6 +39,7 @@ if __name__ != "ats_roots_core":  # in the hook these are lent (scripts/gen-hook
         DEFAULT_OPENSSL_DIR,
         DIRECT_BUNDLE,
         LIBCRYPTO_GLOBS,
+        LOCK,
         MANIFEST,
         TOOL_LEFTOVERS,
         TOOL_RUNNING,
@@ -505,6 +506,57 @@ def remove_created(fs, created):
                 fs.unlink(inner)
         except (OSError, safepath.Refused):
             pass
+
+
+class Locked(object):
+    """`with Locked(target, timeout) as created:` installs on one root, one at
+    a time (parallel builds, a shared volume, the hook and `ats`).
+
+    Check everything, then change anything: the lock's directory is probed
+    before the lock file is made, and if the body is refused (an exception
+    in refusals: a refusal before the first write, or every change put
+    back), what was made for the lock is taken away again, so that a refusal
+    leaves the target byte-identical. timeout None: wait for as long as it takes."""
+
+    def __init__(self, target, timeout=None, refusals=(Refusal,)):
+        self.target, self.timeout, self.refusals = target, timeout, refusals
+        self.created = []
+        self.lock = None
+
+    def __enter__(self):
+        target = self.target
+        preflight(Plan("lock", target), also=(os.path.dirname(LOCK),))
+        self.lock = _portable.FileLock(
+            target.path(LOCK), timeout=self.timeout, opener=self._open
+        )
+        try:
+            self.lock.__enter__()
+        except _portable.LockHeld as exc:
+            remove_created(target.fs, self.created)
+            raise Refusal(
+                "%s: held by %s for more than %g s; wait for it to finish (or stop it), "
+                "then run again; nothing was changed" % (target.path(LOCK), exc, self.timeout)
+            ) from None
+        except OSError as exc:
+            remove_created(target.fs, self.created)
+            raise Refusal(
+                "%s: %s; run as root on a writable file system (or use ats-hook, which "
+                "needs neither)" % (target.path(LOCK), exc.strerror)
+            ) from None
+        return self.created
+
+    def _open(self):
+        try:
+            return self.target.fs.open_lock(LOCK, self.created)
+        except safepath.Refused as exc:
+            raise Refusal(str(exc)) from None
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            if kind is not None and issubclass(kind, self.refusals):
+                remove_created(self.target.fs, self.created)
+        finally:
+            self.lock.__exit__(None, None, None)
 
 
 # --- this system as a target (the hook's; `ats` has system/target.Target)

@@ -7,14 +7,13 @@ import os
 import stat
 
 from ats_roots import errors
-from ats_roots._portable import FileLock, LockHeld
 from ats_roots.errors import EnvRefuses
 from ats_roots.outcome import Outcome
-from ats_roots.system import families, safepath
+from ats_roots.system import _core, families, safepath
 from ats_roots.system import view as store_view
-from ats_roots.system.layout import LOCK, TOOL_RUNNING
-from ats_roots.system.plan import Plan, apply, preflight, remove_created
-from ats_roots.system.target import Target, refusing
+from ats_roots.system.layout import TOOL_RUNNING
+from ats_roots.system.plan import apply, preflight, remove_created
+from ats_roots.system.target import Target
 from ats_roots.trust.certs import certs_to_install
 
 LOCK_TIMEOUT = float(os.environ.get("ATS_LOCK_TIMEOUT", "60"))  # then say who holds it
@@ -22,40 +21,12 @@ LOCK_TIMEOUT = float(os.environ.get("ATS_LOCK_TIMEOUT", "60"))  # then say who h
 
 @contextlib.contextmanager
 def _lock(target: Target):
-    """Serialize installs on one root (parallel builds, a shared volume).
-
-    Check everything, then change anything: the lock's directory is probed
-    before the lock file is made, and if a later check refuses (the plan's
-    preflight), what this run made for the lock is taken away again, so that
-    a refusal leaves the target byte-identical."""
-    preflight(Plan("lock", target), also=(os.path.dirname(LOCK),))
-    created: list[str] = []
-    lock = FileLock(
-        target.path(LOCK),
-        timeout=LOCK_TIMEOUT,
-        opener=lambda: refusing(target.fs.open_lock, LOCK, created),
-    )
+    """The install core's lock (see _core.Locked), its refusals made exit 3."""
     try:
-        lock.__enter__()
-    except LockHeld as exc:
-        remove_created(target.fs, created)
-        raise EnvRefuses(
-            f"{target.path(LOCK)}: held by {exc} for more than {LOCK_TIMEOUT:g} s; "
-            "wait for it to finish (or stop it), then run again; nothing was changed"
-        ) from None
-    except OSError as exc:
-        remove_created(target.fs, created)
-        raise EnvRefuses(
-            f"{target.path(LOCK)}: {exc.strerror}; run as root on a writable file system "
-            "(or use ats-hook, which needs neither)"
-        ) from None
-    try:
-        yield created
-    except EnvRefuses:  # refused before the first write, or every change put back
-        remove_created(target.fs, created)
-        raise
-    finally:
-        lock.__exit__(None, None, None)
+        with _core.Locked(target, LOCK_TIMEOUT, refusals=(EnvRefuses, _core.Refusal)) as created:
+            yield created
+    except _core.Refusal as exc:
+        raise EnvRefuses(str(exc)) from None
 
 
 def _apply(target: Target, plan, created: list[str]) -> list[str]:
