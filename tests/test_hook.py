@@ -623,7 +623,8 @@ def smtp_server(site_ca):
     site_ca.issue_cert("localhost").configure_cert(context)
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(30)
-    state = {"implicit": False, "handshakes": 0}
+    # handshook: set by the server thread after it counted one (the hook may exit first).
+    state = {"implicit": False, "handshakes": 0, "handshook": threading.Event()}
 
     def serve():
         while True:
@@ -642,6 +643,7 @@ def smtp_server(site_ca):
                         conn.sendall(b"220 Ready to start TLS\r\n")
                     tls = context.wrap_socket(conn, server_side=True)
                     state["handshakes"] += 1
+                    state["handshook"].set()
                     tls.recv(100)
                     tls.close()
                 except (OSError, ssl.SSLError):
@@ -662,7 +664,7 @@ def test_preflight_starttls(hook_env, bundles, smtp_server):
         ["--extra-ca", ca, "--preflight-ses", f"localhost:{port}", "--", "true"], hook_env
     )
     assert proc.returncode == 0, proc.stderr
-    assert state["handshakes"] == 1
+    assert state["handshook"].wait(30) and state["handshakes"] == 1
     failed = run_hook(["--preflight-ses", f"localhost:{port}", "--", "echo", "ran"], hook_env)
     assert failed.returncode == 4 and failed.stdout == ""
     line = failed.stderr.splitlines()[-1]
@@ -680,7 +682,7 @@ def test_preflight_implicit_tls_by_env(hook_env, bundles, smtp_server):
     )
     proc = run_hook(["--", "true"], env)
     assert proc.returncode == 0, proc.stderr
-    assert state["handshakes"] == 1
+    assert state["handshook"].wait(30) and state["handshakes"] == 1
 
 
 @pytest.mark.parametrize("value", ["Not A Region", "us-east-1:port", "ftp://host:1"])
