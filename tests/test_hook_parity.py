@@ -182,3 +182,26 @@ def test_a_hook_whose_core_drifts_is_caught(rootfs):
     broken = text.replace(right, right.replace("cert.sha256)", 'cert.sha256[::-1])'))
     differ = compare(rootfs, "debian", broken)
     assert differ == ["var/lib/ats-roots/manifest"], differ
+
+
+def test_a_refusal_is_the_same_refusal(rootfs):
+    """Where the core refuses (a directory where an anchor goes), both refuse
+    with the same line before any change: ats with exit 3, the hook by
+    leaving the store as it was and making its private bundle instead."""
+
+    def anchor_is_a_dir(root: Path) -> None:
+        (root / "usr/local/share/ca-certificates/ats-AmazonRootCA1.crt").mkdir(parents=True)
+
+    base = CASES["debian"][0]
+    by_ats, by_hook = rootfs(base, anchor_is_a_dir), rootfs(base, anchor_is_a_dir)
+    before = store_digest(by_ats)
+    proc = ats("install", "--root", by_ats, timeout=300)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    why = "ats-AmazonRootCA1.crt: is a directory where ats writes a file; nothing was changed"
+    assert line.startswith("ats: error: ") and line.endswith(why), proc.stderr
+    hooked = run_hook(by_hook, HOOK.read_text())
+    assert hooked.returncode == 0, hooked.stderr
+    assert f"system store unchanged (/usr/local/share/ca-certificates/{why})" in hooked.stderr
+    assert "private CA bundle" in hooked.stderr, hooked.stderr
+    assert store_digest(by_ats) == before == store_digest(by_hook)
