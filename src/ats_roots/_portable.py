@@ -12,7 +12,6 @@ import errno
 import hashlib
 import os
 import re
-import tempfile
 
 try:
     import fcntl
@@ -119,6 +118,8 @@ def atomic_write(path, data, mode=0o644):
     Temp file in the same directory (a rename across file systems is a copy),
     fsync the file, rename over, fsync the directory.
     """
+    import tempfile  # here: only writes need it (shutil, random: a read-only start's 3 ms)
+
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".ats-", dir=directory)
     try:

@@ -29,7 +29,6 @@ import glob
 import os
 import re
 import stat
-import subprocess
 
 if __name__ != "ats_roots_core":  # in the hook these are lent (scripts/gen-hook)
     from ats_roots import _portable
@@ -607,6 +606,8 @@ class Local(object):
         why = self.why_cannot_run(argv)
         if why:
             raise Refusal(why)
+        import subprocess  # here: only a run needs it (verify and --dry-run run nothing)
+
         try:
             proc = subprocess.run(
                 argv,

@@ -13,11 +13,14 @@ import contextlib
 import os
 import signal
 import stat
-import subprocess
+from typing import TYPE_CHECKING
 
 from ats_roots.errors import BadInput, EnvRefuses
 from ats_roots.system import safepath
 from ats_roots.system._core import TOOL_ENV  # the hook runs its tool the same way
+
+if TYPE_CHECKING:
+    import subprocess  # imported where a tool runs: verify and --dry-run run none
 
 # update-ca-trust on a slow disk: tens of seconds; a hung tool: never.
 TOOL_TIMEOUT = float(os.environ.get("ATS_TOOL_TIMEOUT", "300"))
@@ -142,6 +145,8 @@ class Target:
             full = UNSHARE + full
         elif f"note: {isolated}" not in self.notes:
             self.notes.append(f"note: {isolated}")
+        import subprocess
+
         with self._dev_null():
             proc = subprocess.Popen(
                 full,
@@ -236,6 +241,8 @@ def _usable_null(fs: safepath.Root) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    import subprocess
+
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -245,6 +252,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def isolation():
     """True if this host lets us make new namespaces for a tool, else why not."""
     if not _ISOLATION:
+        import subprocess
+
         try:
             probe = subprocess.run(
                 [*UNSHARE, "true"],
