@@ -72,6 +72,24 @@ def need(ok: bool, reason: str, kind: str) -> None:
     pytest.skip(reason)
 
 
+def docker_engine(*images: str, timeout: int = 600, hint: str = "scripts/build-bases"):
+    """A Docker SDK client with IMAGES present, else need()'s skip (a failure
+    under ATS_REQUIRE_DOCKER=1): no SDK, no socket, no daemon, no image."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:  # no SDK, no socket, no daemon: all mean no Docker here
+        need(False, f"no Docker Engine: {exc}", "DOCKER")
+    for image in images:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            need(False, f"{image} missing: run {hint}", "DOCKER")
+    return client
+
+
 def require(ok: bool, reason: str) -> None:
     """A root file system test's prerequisite (ATS_REQUIRE_ROOTFS)."""
     need(ok, reason, "ROOTFS")

@@ -14,7 +14,7 @@ import uuid
 
 import audit_plants as plants
 import pytest
-from helpers import ats, need
+from helpers import ats, docker_engine
 
 from ats_roots.audit import audit_root, table, to_json
 from ats_roots.audit.model import MISSING, OK, PINNED, UNREADABLE, UNVERIFIED
@@ -703,21 +703,7 @@ maillog_file = /var/log/postfix.log
 
 
 def _docker_or_fail():
-    def unavailable(why):
-        need(False, why, "DOCKER")
-
-    try:
-        import docker
-
-        client = docker.from_env(timeout=300)
-        client.ping()
-    except Exception as exc:  # no SDK, no socket, no daemon: all mean no Docker here
-        unavailable(f"no Docker Engine: {exc}")
-    try:
-        client.images.get(SES_CLIENTS)
-    except docker.errors.ImageNotFound:
-        unavailable(f"{SES_CLIENTS} missing: run scripts/build-images")
-    return client
+    return docker_engine(SES_CLIENTS, timeout=300, hint="scripts/build-images")
 
 
 @pytest.fixture(scope="module")

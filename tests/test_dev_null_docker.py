@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers import need
+from helpers import docker_engine
 
 pytestmark = pytest.mark.docker
 BASE = "ats-local/debian-noamazon:bookworm"
@@ -46,17 +46,7 @@ python3 -m ats_roots verify --root /target >/dev/null 2>&1; echo verify=$?
 
 @pytest.fixture(scope="module")
 def image():
-    try:
-        import docker
-
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:  # no SDK, no socket, no daemon: all mean no Docker here
-        need(False, f"no Docker Engine: {exc}", "DOCKER")
-    try:
-        client.images.get(BASE)
-    except docker.errors.ImageNotFound:
-        need(False, f"{BASE} missing: run scripts/build-bases", "DOCKER")
+    client = docker_engine(BASE)
     tag = f"ats-h2-devnull:{uuid.uuid4().hex[:8]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
@@ -69,6 +59,8 @@ def image():
         network_mode="none",
     )  # fmt: skip
     yield tag, client.info().get("Driver")
+    import docker
+
     with contextlib.suppress(docker.errors.APIError):
         client.images.remove(tag, force=True)
 

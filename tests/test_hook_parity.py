@@ -34,14 +34,13 @@ records another fingerprint in the manifest must find the difference.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import REPO, ats
+from helpers import REPO, ats, tree_digest
 
 pytestmark = pytest.mark.rootfs
 
@@ -107,22 +106,11 @@ CASES = {
 
 def store_digest(root: Path) -> dict[str, tuple]:
     """path -> (type, mode, owner, group, sha256 or link target) under STORE_PATHS."""
-    out = {}
-    for top in STORE_PATHS:
-        for dirpath, dirnames, filenames in os.walk(root / top):
-            for name in dirnames + filenames:
-                path = os.path.join(dirpath, name)
-                st = os.lstat(path)
-                if stat.S_ISLNK(st.st_mode):
-                    body = os.readlink(path)
-                elif stat.S_ISREG(st.st_mode):
-                    with open(path, "rb") as f:
-                        body = hashlib.sha256(f.read()).hexdigest()
-                else:
-                    body = None
-                meta = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-                out[os.path.relpath(path, root)] = (*meta, body)
-    return out
+    return {
+        os.path.join(top, path): entry
+        for top in STORE_PATHS
+        for path, entry in tree_digest(root / top).items()
+    }
 
 
 def run_hook(root: Path, hook_text: str) -> subprocess.CompletedProcess:
@@ -138,8 +126,10 @@ def run_hook(root: Path, hook_text: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "ATS_HOOK_VERBOSE": "1"},
+        env={
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ATS_HOOK_VERBOSE": "1",
+        },
         check=False,
     )
 
@@ -163,8 +153,9 @@ def compare(rootfs, case: str, hook_text: str) -> list[str]:
     assert hooked.returncode == 0, hooked.stderr
     assert f"added the Amazon roots to the system store ({said}: " in hooked.stderr, hooked.stderr
     after_hook = store_digest(by_hook)
-    return sorted(p for p in set(after_ats) | set(after_hook)
-                  if after_ats.get(p) != after_hook.get(p))
+    return sorted(
+        p for p in set(after_ats) | set(after_hook) if after_ats.get(p) != after_hook.get(p)
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -179,7 +170,7 @@ def test_a_hook_whose_core_drifts_is_caught(rootfs):
     text = HOOK.read_text()
     right = 'plan.manifest.append(record("anchor", inner, cert.sha256))'
     assert text.count(right) == 1, "the line this control breaks is gone: update the control"
-    broken = text.replace(right, right.replace("cert.sha256)", 'cert.sha256[::-1])'))
+    broken = text.replace(right, right.replace("cert.sha256)", "cert.sha256[::-1])"))
     differ = compare(rootfs, "debian", broken)
     assert differ == ["var/lib/ats-roots/manifest"], differ
 

@@ -32,7 +32,7 @@ import uuid
 
 import pytest
 from corpus import make_sentinel
-from helpers import need, tree_digest
+from helpers import docker_engine, tree_digest
 
 pytestmark = pytest.mark.docker
 BASE = "ats-local/debian-noamazon:bookworm"  # Debian's own CA tool, no Amazon roots
@@ -46,18 +46,7 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 @pytest.fixture(scope="module")
 def client():
-    try:
-        import docker
-
-        engine = docker.from_env(timeout=600)
-        engine.ping()
-    except Exception as exc:  # no SDK, no socket, no daemon: all mean no Docker here
-        need(False, f"no Docker Engine: {exc}", "DOCKER")
-    try:
-        engine.images.get(BASE)
-    except docker.errors.ImageNotFound:
-        need(False, f"{BASE} missing: run scripts/build-bases", "DOCKER")
-    return engine
+    return docker_engine(BASE)
 
 
 @pytest.fixture
