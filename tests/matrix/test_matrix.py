@@ -216,9 +216,15 @@ def test_hook(cell, record_property, runtimes, hook_volumes):  # noqa: F811 - th
                                 mounts=mounts, **kw)
         assert without.exit_code == 1, f"{label}: passed without the hook: {without.output}"
         for way, hooked in ways.items():
+            if label == "root" and way == "python" and len(ways) > 1 and row.arch != "amd64":
+                # Under emulation a root start runs the distro's tool (Debian's,
+                # ~60 s under qemu): once, through the bundle; the image's own
+                # python3 runs the same hook as user 1000 below.
+                continue
             through = dockerrun.run(cell.client, row.noamazon, hooked, entrypoint=[],
                                     mounts=mounts, **kw)
             assert through.exit_code == 0, f"{label}, {way} hook: {through.output}"
+    as_root = "bundled" if len(ways) > 1 and row.arch != "amd64" else " and ".join(ways)
     record_property("detail", f"{row.noamazon}: fails without the hook, passes through the "
-                              f"{' and '.join(ways)} hook as root, and as user 1000 on a "
-                              "read-only root with and without a tmpfs")
+                              f"{as_root} hook as root, and through the {' and '.join(ways)} "
+                              "hook as user 1000 on a read-only root with and without a tmpfs")
