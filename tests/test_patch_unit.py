@@ -228,6 +228,18 @@ def test_config_drift():
     assert patch_image.config_drift(old, bad) == ["Entrypoint", "User", "label x"]
 
 
+def test_config_drift_docker_default_path_on_an_image_without_env():
+    """docker import gives no Env; commit and build add the Engine's default
+    PATH (what its containers had anyway): not drift. Any other Env is."""
+    imported = _image({"Cmd": ["/bin/sh"], "Env": None})
+    defaulted = _image({"Cmd": ["/bin/sh"], "Env": patch_image.DOCKER_DEFAULT_ENV})
+    assert patch_image.config_drift(imported, defaulted) == []
+    other = _image({"Cmd": ["/bin/sh"], "Env": ["PATH=/opt/bin"]})
+    assert patch_image.config_drift(imported, other) == ["Env"]
+    had_env = _image({"Cmd": ["/bin/sh"], "Env": ["A=1"]})
+    assert patch_image.config_drift(had_env, defaulted) == ["Env"]
+
+
 def test_added_layers_from_history():
     old = _image({}, layers=1)
     new = _image({}, layers=2, image_id="sha256:new")

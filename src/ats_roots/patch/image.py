@@ -157,10 +157,19 @@ def added_layers(original, new) -> tuple[int, int]:
     return count, size
 
 
+# What the Docker Engine gives an image with no Env when it commits or builds
+# on it: the PATH every container of the original gets at run time anyway.
+DOCKER_DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+
+
 def config_drift(original, new) -> list[str]:
-    """Config fields that differ, and original labels lost or changed."""
+    """Config fields that differ, and original labels lost or changed. An
+    original without Env (e.g. from `docker import`) that comes back with
+    Docker's default PATH has not drifted: its containers ran with that PATH."""
     old, cur = original.attrs["Config"], new.attrs["Config"]
     drift = [k for k in KEPT if (old.get(k) or None) != (cur.get(k) or None)]
+    if "Env" in drift and not old.get("Env") and cur.get("Env") == DOCKER_DEFAULT_ENV:
+        drift.remove("Env")
     old_labels, new_labels = old.get("Labels") or {}, cur.get("Labels") or {}
     drift += [
         f"label {k}"
