@@ -47,7 +47,7 @@ python3 -m ats_roots verify --root /target >/dev/null 2>&1; echo verify=$?
 @pytest.fixture(scope="module")
 def image():
     client = docker_engine(BASE)
-    tag = f"ats-h2-devnull:{uuid.uuid4().hex[:8]}"
+    tag = f"ats-test/devnull:{uuid.uuid4().hex[:8]}"
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")
@@ -67,7 +67,7 @@ def image():
 
 def test_install_lends_an_ordinary_file_where_a_moved_node_gives_eio(image):
     tag, driver = image
-    name = f"ats-h2-devnull-{uuid.uuid4().hex[:8]}"
+    name = f"ats-test-devnull-{uuid.uuid4().hex[:8]}"
     argv = ["docker", "run", "--rm", "--name", name, "--network", "none"]
     argv += ["-v", f"{SRC}:/ats-src:ro", "-e", "PYTHONPATH=/ats-src", tag, "sh", "-c", SCRIPT]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)

@@ -50,11 +50,11 @@ def client():
 
 @pytest.fixture
 def names(client):
-    """Image names for one test (prefix ats-h2-), removed after it."""
+    """Image names for one test (ats-test/hostile-*, which make clean knows), removed after it."""
     made = []
 
     def name(kind: str) -> str:
-        made.append(f"ats-h2-{kind}:{uuid.uuid4().hex[:8]}")
+        made.append(f"ats-test/hostile-{kind}:{uuid.uuid4().hex[:8]}")
         return made[-1]
 
     yield name
