@@ -50,33 +50,24 @@ def _warn_days_arg(p) -> None:
     )
 
 
-def build_parser():
-    import argparse  # here: `ats --version` needs no parser
-
-    parser = argparse.ArgumentParser(
-        prog="ats",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"ats-roots {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("roots", help="list the pinned Amazon Trust Services roots")
+def _roots(p) -> None:
     _json_arg(p)
 
-    p = sub.add_parser("fetch-roots", help="download the roots, accepting only pinned ones")
+
+def _fetch_roots(p) -> None:
     p.add_argument("--dest", default=".", metavar="DIR")
     p.add_argument("--base-url", default=None, help="a mirror of the ATS repository")
     p.add_argument("--ca-bundle", default=None, help="CA bundle for the download's TLS")
 
-    p = sub.add_parser("install", help="add the roots to a trust store the distro's way")
+
+def _install(p) -> None:
     _root_arg(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--extra-ca", action="append", default=[], metavar="FILE")
     _json_arg(p)
 
-    p = sub.add_parser("verify", help="report, per root, trusted or missing")
+
+def _verify(p) -> None:
     _root_arg(p)
     p.add_argument("--bundle", metavar="FILE", help="check this bundle instead of a system")
     p.add_argument("--chain", metavar="FILE", help="a recorded chain, leaf first")
@@ -85,11 +76,13 @@ def build_parser():
     _warn_days_arg(p)
     _json_arg(p)
 
-    p = sub.add_parser("uninstall", help="remove only what `ats install` added")
+
+def _uninstall(p) -> None:
     _root_arg(p)
     _json_arg(p)
 
-    p = sub.add_parser("probe", help="TLS handshakes to real service endpoints")
+
+def _probe(p) -> None:
     p.add_argument("service", choices=["ses"])
     p.add_argument("--region", default="us-east-1")
     p.add_argument(
@@ -111,7 +104,8 @@ def build_parser():
     _warn_days_arg(p)
     _json_arg(p)
 
-    p = sub.add_parser("audit", help="every trust store in an image or a root, and its ATS roots")
+
+def _audit(p) -> None:
     p.add_argument("image", nargs="?", help="a local image: exported, never pulled or started")
     p.add_argument("--root", metavar="DIR", help="an unpacked root file system instead")
     p.add_argument(
@@ -126,7 +120,8 @@ def build_parser():
     _warn_days_arg(p)
     _json_arg(p)
 
-    p = sub.add_parser("patch", help="a new image trusting the roots, built from outside")
+
+def _patch(p) -> None:
     p.add_argument("image", help="the image to patch (left unchanged)")
     p.add_argument("--tag", required=True, metavar="NEW", help="name for the patched image")
     p.add_argument("--extra-ca", action="append", default=[], metavar="FILE")
@@ -138,9 +133,43 @@ def build_parser():
     )
     _json_arg(p)
 
-    p = sub.add_parser("hook", help="the start-time hook for images with python3 (hooks/README.md)")
+
+def _hook(p) -> None:
     p.add_argument("--write", required=True, metavar="DIR", help="write DIR/ats-hook (0755)")
     _json_arg(p)
+
+
+# name, the line `ats --help` shows, its arguments
+SUBCOMMANDS = (
+    ("roots", "list the pinned Amazon Trust Services roots", _roots),
+    ("fetch-roots", "download the roots, accepting only pinned ones", _fetch_roots),
+    ("install", "add the roots to a trust store the distro's way", _install),
+    ("verify", "report, per root, trusted or missing", _verify),
+    ("uninstall", "remove only what `ats install` added", _uninstall),
+    ("probe", "TLS handshakes to real service endpoints", _probe),
+    ("audit", "every trust store in an image or a root, and its ATS roots", _audit),
+    ("patch", "a new image trusting the roots, built from outside", _patch),
+    ("hook", "the start-time hook for images with python3 (hooks/README.md)", _hook),
+)
+
+
+def build_parser(command: str | None = None):
+    """The whole parser, or (command given) the top level with only that
+    command's sub-parser: building all nine is half of argparse's cost in a
+    start, and a command's parsing and errors need no other."""
+    import argparse  # here: `ats --version` needs no parser
+
+    parser = argparse.ArgumentParser(
+        prog="ats",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ats-roots {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_line, add_arguments in SUBCOMMANDS:
+        if command in (None, name):
+            add_arguments(sub.add_parser(name, help=help_line))
     return parser
 
 
@@ -230,7 +259,8 @@ def main(argv=None) -> int:
     if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:
         print(f"ats-roots {__version__}")  # the parser would say the same, later
         return 0
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(given[0] if given[:1] and given[0] in COMMANDS else None).parse_args(argv)
     try:
         outcome = COMMANDS[args.command](args)
     except AtsError as exc:
