@@ -228,13 +228,17 @@ def lock_holder(fd):
     return "a process in another PID namespace"
 
 
+# OpenSSL's CApath names (c_rehash, `openssl rehash`): <subject hash>.<n>, e.g. ce5e74ef.0
+HASH_LINK_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
+
+
 def subject_hash_links(directory):
     """Existing OpenSSL hash link names in a directory, e.g. {'ce5e74ef.0'}."""
     try:
         names = os.listdir(directory)
     except OSError:
         return set()
-    return {n for n in names if re.match(r"^[0-9a-f]{8}\.[0-9]+$", n)}
+    return {n for n in names if HASH_LINK_NAME.match(n)}
 
 
 def is_readonly_error(exc):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ats_roots import _portable
 from ats_roots.formats import keystore
 
 HEAD = 4096  # bytes sniffed per candidate
@@ -19,7 +20,7 @@ PEM_EXT = (".pem", ".crt", ".cer", ".cert", ".ca-bundle")
 JAVA_EXT = (".jks", ".jceks", ".keystore", ".truststore")
 P12_EXT = (".p12", ".pfx")  # usually client keys: only when named like a trust store
 STORE_WORDS = ("cacert", "ca-cert", "ca_cert", "ca-bundle", "cabundle", "bundle", "trust")
-HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")  # OpenSSL CApath links: 3513523f.0
+HASH_NAME = _portable.HASH_LINK_NAME  # OpenSSL CApath links: 3513523f.0
 
 # Old AWS SDKs, by package metadata (see old_sdks.py for what each means).
 PY_SDK_DIR = re.compile(r"^(boto|botocore|awscli)-([0-9][^-]*?)(?:-py[0-9.]+)?\.(dist|egg)-info$")

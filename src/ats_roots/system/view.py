@@ -6,15 +6,11 @@ import re
 from typing import TYPE_CHECKING
 
 from ats_roots import _portable
-from ats_roots.errors import EnvRefuses
-from ats_roots.system import safepath
-from ats_roots.system.target import Target
+from ats_roots.system.target import Target, refusing
 
 if TYPE_CHECKING:
     from ats_roots.system.families import Family
 
-# OpenSSL's CApath names (c_rehash, `openssl rehash`): <subject hash>.<n>
-_HASH_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
@@ -65,13 +61,11 @@ def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
     target sees them: Debian's point at absolute paths, which on the host are
     the host's own files (or nothing)."""
     try:
-        names = target.fs.listdir(label)
+        names = refusing(target.fs.listdir, label)
     except (FileNotFoundError, NotADirectoryError):
         return
-    except safepath.Refused as exc:
-        raise EnvRefuses(str(exc)) from None
     merged: set[str] = set()
-    for name in sorted(n for n in names if _HASH_NAME.match(n)):
+    for name in sorted(n for n in names if _portable.HASH_LINK_NAME.match(n)):
         try:
             data = target.read(label + "/" + name)
         except IsADirectoryError:
