@@ -42,7 +42,7 @@ def test_family_implements_the_interface(name):
 
 
 def test_the_interface_check_can_fail():
-    class Half:  # detect and plans, but no openssl() or verify()
+    class Half(Family):  # detect and plans, but no openssl() or verify()
         name = "half"
 
         def detect(self, target, os_ids):
@@ -54,7 +54,13 @@ def test_the_interface_check_can_fail():
         def plan_uninstall(self, target):
             return None
 
-    assert not isinstance(Half(), Family)
+    with pytest.raises(TypeError, match="abstract methods.*openssl"):
+        Half()
+
+    class Stranger:  # not declared a Family
+        name = "stranger"
+
+    assert not isinstance(Stranger(), Family)
 
 
 @pytest.mark.parametrize("name", sorted(LINUX))

@@ -4,14 +4,24 @@ Everything here must run on any python3 from 3.6 on, with nothing installed
 and even on Debian's python3-minimal (no shutil, no json): scripts/gen-hook
 inlines this file into the hook (src/ats_roots/hook/ats-hook), so the hook
 and `ats` share one copy.
-Keep it to os, re, base64, hashlib, tempfile, fcntl, errno.
+Keep it to os, re, base64, hashlib (and its _sha256), tempfile, fcntl, errno.
 """
 
 import base64
 import errno
-import hashlib
 import os
 import re
+
+# The interpreter's own SHA-256 for fingerprints: hashlib would load OpenSSL's
+# libcrypto for it, 2 ms of every start; hashlib is imported where SHA-1 or a
+# signature digest is needed.
+try:
+    from _sha2 import sha256 as _sha256  # 3.12 on
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # 3.6 to 3.11
+    except ImportError:  # a build without them
+        from hashlib import sha256 as _sha256
 
 try:
     import fcntl
@@ -71,7 +81,7 @@ def _check_gap(gap):
 
 
 def sha256_hex(der):
-    return hashlib.sha256(der).hexdigest()
+    return _sha256(der).hexdigest()
 
 
 def colon_hex(hexdigest):
@@ -330,6 +340,8 @@ def subject_hash(cert_der):
                 value = name[oid_end:vend]
             atvs.append(_der(0x30, oid + value))
         canon += _der(0x31, b"".join(sorted(atvs)))
+    import hashlib
+
     digest = hashlib.sha1(canon).digest()  # noqa: S324 - OpenSSL's format, not security
     return "%08x" % int.from_bytes(digest[:4], "little")
 
@@ -538,6 +550,8 @@ def _rsa_ok(n, e, digest_name, tbs, sig):
     if s >= n:
         return False
     em = pow(s, e, n).to_bytes(k, "big")
+    import hashlib
+
     info = _DIGEST_INFO[digest_name] + hashlib.new(digest_name, tbs).digest()
     want = b"\x00\x01" + b"\xff" * (k - len(info) - 3) + b"\x00" + info
     return len(want) == k and em == want
@@ -582,6 +596,8 @@ def _ecdsa_ok(curve, qx, qy, digest_name, tbs, sig):
     r, s = _int_at(sig, rb, re_), _int_at(sig, sb, se)
     if not (0 < r < n and 0 < s < n):
         return False
+    import hashlib
+
     digest = hashlib.new(digest_name, tbs).digest()
     e = int.from_bytes(digest, "big") >> max(0, 8 * len(digest) - n.bit_length())
     w = pow(s, n - 2, n)

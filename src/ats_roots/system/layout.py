@@ -7,21 +7,25 @@ audit and the hook at once.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
+
+# collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
+# (with inspect) and `typing` are each milliseconds of every start, and these
+# are plain immutable records.
+_FIELDS = "name ids anchor_dir suffix tools tool_args uninstall_args bundles openssl_dir marker"
 
 
-class FamilyLayout(NamedTuple):
-    name: str
-    ids: tuple  # os-release ID / ID_LIKE values
-    anchor_dir: str  # where the family's tool reads anchors from
-    suffix: str  # the ending its tool accepts
-    tools: tuple  # where the tool may live inside the target
-    tool_args: tuple  # arguments after the tool's path
-    uninstall_args: tuple  # more of them when anchors were removed
-    bundles: tuple  # what the tool compiles
-    openssl_dir: str  # the OPENSSLDIR its OpenSSL package is built with
-    # A directory whose presence marks the family whatever os-release says.
-    marker: str | None = None
+class FamilyLayout(namedtuple("FamilyLayout", _FIELDS, defaults=(None,))):
+    # ids: os-release ID / ID_LIKE values
+    # anchor_dir: where the family's tool reads anchors from
+    # suffix: the ending its tool accepts
+    # tools: where the tool may live inside the target
+    # tool_args: arguments after the tool's path
+    # uninstall_args: more of them when anchors were removed
+    # bundles: what the tool compiles
+    # openssl_dir: the OPENSSLDIR its OpenSSL package is built with
+    # marker: a directory whose presence marks the family whatever os-release says
+    __slots__ = ()
 
 
 DEBIAN = FamilyLayout(

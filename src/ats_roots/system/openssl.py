@@ -4,17 +4,20 @@ anyone's code, and read-only commands must not run it)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from ats_roots.system import _core
 from ats_roots.system.target import Target
 
 
-class OpenSSLPaths(NamedTuple):
+# collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
+# (with inspect) and `typing` are each milliseconds of every start, and these
+# are plain immutable records.
+class OpenSSLPaths(namedtuple("OpenSSLPaths", ["openssl_dir", "found_in"])):
     """OPENSSLDIR and the default CAfile and CApath under it, inside the target."""
 
-    openssl_dir: str
-    found_in: str | None  # the file it was read from; None: the family's default
+    # found_in: the file it was read from; None: the family's default
+    __slots__ = ()
 
     @property
     def cafile(self) -> str:

@@ -10,23 +10,22 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from typing import NamedTuple
+from collections import namedtuple
 
 from ats_roots import _portable
 
 WARN_DAYS = 365  # --warn-days default
 
 
-# A NamedTuple, not a frozen dataclass: `dataclasses` (with inspect) is a
-# tenth of `ats verify`'s start, and these are plain immutable records.
-class Entry(NamedTuple):
-    name: str
-    spki_sha256: str
-    key_created: datetime.date
-    not_after: datetime.date
-    tls_distrust: datetime.date
-    rule: str
-    legacy: bool  # not one of the five ATS roots (an old anchor of their cross-signs)
+# collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
+# (with inspect) and `typing` are each milliseconds of every start, and these
+# are plain immutable records.
+_FIELDS = "name spki_sha256 key_created not_after tls_distrust rule legacy"
+
+
+class Entry(namedtuple("Entry", _FIELDS)):
+    # legacy: not one of the five ATS roots (an old anchor of their cross-signs)
+    __slots__ = ()
 
     def to_json(self) -> dict:
         return {

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
 from ats_roots.trust.roots import load_der_quietly, load_roots, now
 
 
-# A NamedTuple, not a frozen dataclass: `dataclasses` (with inspect) is a
-# tenth of `ats verify`'s start, and these are plain immutable records.
-class Cert(NamedTuple):
+# collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
+# (with inspect) and `typing` are each milliseconds of every start, and these
+# are plain immutable records.
+class Cert(namedtuple("Cert", ["slug", "name", "sha256", "pem", "der"])):
     """A certificate to install: a pinned root or a checked extra CA."""
 
-    slug: str  # file-name stem, e.g. ats-AmazonRootCA1
-    name: str
-    sha256: str
-    pem: bytes
-    der: bytes
+    # slug: file-name stem, e.g. ats-AmazonRootCA1
+    __slots__ = ()
 
 
 def ats_certs() -> list[Cert]:

@@ -7,8 +7,8 @@ set by Python 3.13+), not for OpenSSL's default."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from ats_roots import _portable
 from ats_roots.trust.roots import KeyPin, key_pins
@@ -16,13 +16,14 @@ from ats_roots.trust.roots import KeyPin, key_pins
 PINNED, SAME_KEY, CROSS_ONLY, ABSENT = "pinned", "same-key", "cross-signed-only", "absent"
 
 
-# A NamedTuple, not a frozen dataclass: `dataclasses` (with inspect) is a
-# tenth of `ats verify`'s start, and these are plain immutable records.
-class Holding(NamedTuple):
-    name: str
-    how: str  # PINNED, SAME_KEY, CROSS_ONLY or ABSENT
-    sha256: str  # the certificate that carries the key here ("" when absent)
-    shadowed: bool = False  # a cross-signed copy of the key comes before it
+# collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
+# (with inspect) and `typing` are each milliseconds of every start, and these
+# are plain immutable records.
+class Holding(namedtuple("Holding", ["name", "how", "sha256", "shadowed"], defaults=(False,))):
+    # how: PINNED, SAME_KEY, CROSS_ONLY or ABSENT
+    # sha256: the certificate that carries the key here ("" when absent)
+    # shadowed: a cross-signed copy of the key comes before it
+    __slots__ = ()
 
     @property
     def trusted(self) -> bool:

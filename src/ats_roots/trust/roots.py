@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 import warnings
-from typing import TYPE_CHECKING, NamedTuple
+from collections import namedtuple
 
 from ats_roots import _portable
 from ats_roots.errors import BadInput
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3 ms)
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -53,14 +54,14 @@ SPKI_PINS = {
 }
 
 
-# A NamedTuple, not a frozen dataclass: `dataclasses` (with inspect) is a
-# tenth of `ats verify`'s start, and these are plain immutable records.
-class KeyPin(NamedTuple):
+# collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
+# (with inspect) and `typing` are each milliseconds of every start, and these
+# are plain immutable records.
+class KeyPin(namedtuple("KeyPin", ["name", "sha256", "spki_sha256"])):
     """One root as recognised: by its certificate's SHA-256 or by its key."""
 
-    name: str
-    sha256: str  # the pinned (shipped) certificate
-    spki_sha256: str
+    # sha256: the pinned (shipped) certificate
+    __slots__ = ()
 
 
 def key_pins() -> list[KeyPin]:
@@ -73,12 +74,8 @@ class PinMismatch(BadInput):
     """A root file whose SHA-256 is not the pinned one."""
 
 
-class Root(NamedTuple):
-    name: str
-    filename: str
-    sha256: str
-    pem: bytes
-    der: bytes
+class Root(namedtuple("Root", ["name", "filename", "sha256", "pem", "der"])):
+    __slots__ = ()
 
     @property
     def certificate(self) -> x509.Certificate:

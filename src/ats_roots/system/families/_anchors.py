@@ -9,13 +9,14 @@ the roots. Each family module is this class with its layout filled in
 from __future__ import annotations
 
 from ats_roots.system import _core
+from ats_roots.system.families._interface import Family
 from ats_roots.system.layout import FamilyLayout
 from ats_roots.system.plan import Plan, read_manifest
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
 
 
-class AnchorFamily:
+class AnchorFamily(Family):
     layout: FamilyLayout
 
     @property

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 
 from ats_roots.errors import EnvRefuses
+from ats_roots.system.families._interface import Family
 from ats_roots.system.openssl import OpenSSLPaths
 from ats_roots.system.plan import Plan, Write
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
 
 
-class PlatformFamily:
+class PlatformFamily(Family):
     name = ""
     system = ""  # platform.system() there
     title = ""  # for people

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from ats_roots import _portable
 from ats_roots.system import _core
+from ats_roots.system.families._interface import Family
 from ats_roots.system.openssl import OpenSSLPaths, openssl_paths
 from ats_roots.system.plan import Plan, Write, read_manifest
 from ats_roots.system.target import Target
 from ats_roots.trust.certs import Cert
 
 
-class NoTool:
+class NoTool(Family):
     name = "notool"
 
     def __init__(self, openssl_dir: str | None = None, why: str = ""):
