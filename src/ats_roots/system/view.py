@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from ats_roots import _portable
 from ats_roots.system.target import Target, refusing
+from ats_roots.trust.roots import SUBJECT_HASHES
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3 ms)
 if TYPE_CHECKING:
     from ats_roots.system.families import Family
 
@@ -74,6 +75,55 @@ def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
     view.locations[label] = merged
 
 
+def read_hash_lookup(
+    view: StoreView, target: Target, label: str, subject_hashes, openssl3: bool
+) -> None:
+    """label: the CApath inside the target, read the way its OpenSSL looks a
+    subject up there (the other ~140 links of a Debian store are not read):
+    - the hash-dir lookup (every version): <hash>.0, <hash>.1, ... up to the
+      first that is absent or holds no certificate;
+    - OpenSSL 3 also searches the same directory as a store: any name
+      <hash>.<digits> (the hash in either case, an optional r), none in order.
+      One that holds no certificate ends that search, and where it comes in
+      the directory's order decides what was found before it: ats counts
+      none then (a missing root it may report too eagerly, never a false one).
+    A certificate under any other name is never found, so it is not counted.
+    tests/test_verify_capath.py holds each rule to the root's own OpenSSL."""
+    try:
+        names = refusing(target.fs.listdir, label)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    merged: set[str] = set()
+    present = set(names)
+    for digest in sorted(set(subject_hashes)):
+        k = 0
+        while f"{digest}.{k}" in present:
+            found = _hash_file(view, target, f"{label}/{digest}.{k}")
+            if not found:
+                break
+            merged |= found
+            k += 1
+        if openssl3:
+            store_name = re.compile(rf"{digest}\.r?[0-9]+", re.I)
+            found_all: set[str] = set()
+            for name in names:
+                if store_name.fullmatch(name) and not name.startswith("."):
+                    found = _hash_file(view, target, f"{label}/{name}")
+                    if not found:
+                        found_all = set()
+                        break
+                    found_all |= found
+            merged |= found_all
+    view.locations[label] = merged
+
+
+def _hash_file(view: StoreView, target: Target, inner: str) -> set[str]:
+    try:
+        return _fingerprints(view, target.read(inner) or b"")
+    except IsADirectoryError:
+        return set()
+
+
 def _fingerprints(view: StoreView, data: bytes) -> set[str]:
     """SHA-256 of every certificate in data. A store names one certificate in
     several places (Debian's bundle, its OpenSSL's cert.pem, and a hash link
@@ -91,13 +141,16 @@ def _fingerprints(view: StoreView, data: bytes) -> set[str]:
 
 
 def view_target(target: Target, family: Family) -> StoreView:
-    """The target's OpenSSL defaults (CAfile, CApath) plus its family's bundles,
+    """The target's OpenSSL defaults (CAfile, CApath, the latter looked up for
+    the pinned roots' subjects as OpenSSL does) plus its family's bundles,
     read from files only."""
     view = StoreView()
     paths = family.openssl(target)
     cafile, capath = paths.cafile, paths.capath
     read_target_bundle(view, target, cafile, cafile)
-    read_hash_dir(view, target, capath)
+    soname = re.search(r"libcrypto\.so\.([0-9]+)", paths.found_in or "")
+    openssl3 = bool(soname) and int(soname.group(1)) >= 3  # libcrypto.so.3, not .so.1.1
+    read_hash_lookup(view, target, capath, SUBJECT_HASHES.values(), openssl3)
     view.openssl = {cafile, capath} & set(view.locations)
     for bundle in family.store_files(target):
         if bundle not in view.locations:

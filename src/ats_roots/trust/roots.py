@@ -54,6 +54,18 @@ SPKI_PINS = {
 }
 
 
+# OpenSSL's subject-name hash of each root (`openssl x509 -subject_hash`): the
+# names under which OpenSSL's CApath lookup looks for them, <hash>.0, <hash>.1...
+# tests/test_verify_capath.py recomputes them with OpenSSL and _portable.
+SUBJECT_HASHES = {
+    "AmazonRootCA1.pem": "ce5e74ef",
+    "AmazonRootCA2.pem": "6d41d539",
+    "AmazonRootCA3.pem": "8cb5ee0f",
+    "AmazonRootCA4.pem": "de6d66f3",
+    "SFSRootCAG2.pem": "09789157",
+}
+
+
 # collections.namedtuple, not a dataclass or typing.NamedTuple: `dataclasses`
 # (with inspect) and `typing` are each milliseconds of every start, and these
 # are plain immutable records.
