@@ -27,7 +27,7 @@ OWN_TARS = REPO / ".cache" / "test-rootfs"
 OWN_RECIPES = {
     "debian:bookworm": "ca-certificates,openssl",
     "debian-bare:bookworm": "openssl",
-    "debian:bullseye": "ca-certificates,openssl",  # OpenSSL 1.1.1: tests/test_verify_capath.py
+    "debian:bullseye": "ca-certificates,openssl",  # OpenSSL 1.1.1: tests/test_verify_as_openssl.py
 }
 
 

@@ -60,7 +60,7 @@ def pem_blocks(data, strict=False):
                 raise PemError("holds a %s block, not a certificate" % match.group(1).decode())
             continue
         try:
-            der = base64.b64decode(b"".join(cert.group(1).split()), validate=True)
+            der = pem_body_der(cert.group(1))
         except ValueError:
             raise PemError("holds a certificate block that is not valid base64") from None
         if not block.endswith(b"\n"):
@@ -71,6 +71,17 @@ def pem_blocks(data, strict=False):
         if not out:
             raise PemError("holds no PEM certificate")
     return out
+
+
+def cert_blocks(data):
+    """[(PEM block, its base64 body)] per CERTIFICATE block, not decoded: for
+    readers that see one certificate in many files and decode each once."""
+    return [(m.group(0), m.group(1)) for m in _PEM_BLOCK.finditer(data)]
+
+
+def pem_body_der(body):
+    """DER of a block's base64 body; ValueError if it is not clean base64."""
+    return base64.b64decode(b"".join(body.split()), validate=True)
 
 
 def _check_gap(gap):

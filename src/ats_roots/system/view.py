@@ -12,8 +12,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3 ms)
 if TYPE_CHECKING:
     from ats_roots.system.families import Family
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
-
 
 class StoreView:
     """Fingerprints found, where; `openssl` marks the places OpenSSL reads."""
@@ -88,7 +86,7 @@ def read_hash_lookup(
       the directory's order decides what was found before it: ats counts
       none then (a missing root it may report too eagerly, never a false one).
     A certificate under any other name is never found, so it is not counted.
-    tests/test_verify_capath.py holds each rule to the root's own OpenSSL."""
+    tests/test_verify_as_openssl.py holds each rule to the root's own OpenSSL."""
     try:
         names = refusing(target.fs.listdir, label)
     except (FileNotFoundError, NotADirectoryError):
@@ -127,16 +125,20 @@ def _hash_file(view: StoreView, target: Target, inner: str) -> set[str]:
 def _fingerprints(view: StoreView, data: bytes) -> set[str]:
     """SHA-256 of every certificate in data. A store names one certificate in
     several places (Debian's bundle, its OpenSSL's cert.pem, and a hash link
-    per certificate): each PEM block is decoded and hashed once per view."""
+    per certificate): each PEM block is decoded and hashed once per view.
+    A file with a block that does not decode gives nothing: OpenSSL loads no
+    certificate at all from it (PEM_X509_INFO_read_bio fails the file)."""
     shas = set()
-    for block in _PEM_BLOCK.findall(data):
+    for block, body in _portable.cert_blocks(data):
         sha = view.seen.get(block)
         if sha is None:
-            for _, der in _portable.pem_blocks(block):
-                sha = view.seen[block] = _portable.sha256_hex(der)
-                view.der_by_sha.setdefault(sha, der)
-        if sha is not None:
-            shas.add(sha)
+            try:
+                der = _portable.pem_body_der(body)
+            except ValueError:
+                return set()
+            sha = view.seen[block] = _portable.sha256_hex(der)
+            view.der_by_sha.setdefault(sha, der)
+        shas.add(sha)
     return shas
 
 

@@ -56,7 +56,7 @@ SPKI_PINS = {
 
 # OpenSSL's subject-name hash of each root (`openssl x509 -subject_hash`): the
 # names under which OpenSSL's CApath lookup looks for them, <hash>.0, <hash>.1...
-# tests/test_verify_capath.py recomputes them with OpenSSL and _portable.
+# tests/test_verify_as_openssl.py recomputes them with OpenSSL and _portable.
 SUBJECT_HASHES = {
     "AmazonRootCA1.pem": "ce5e74ef",
     "AmazonRootCA2.pem": "6d41d539",
