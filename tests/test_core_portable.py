@@ -64,3 +64,21 @@ def test_pem_blocks_strict():
             _portable.pem_blocks(bad, strict=True)
     # Not strict (reading a system bundle): junk is skipped, certificates found.
     assert len(_portable.pem_blocks(pem + b"junk\n" + pem)) == 2
+
+
+def test_cert_blocks_finds_what_the_pem_regex_finds():
+    """cert_blocks (bytes.find) against _PEM_BLOCK on real bundles and on
+    20,000 random strings of the pieces where the two could part."""
+    import random
+
+    real = [p.read_bytes() for p in sorted(FIXTURES.glob("*.pem"))]
+    rnd = random.Random(7)
+    pieces = [b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----", b"\r", b"\n"]
+    pieces += [b"QUJD", b"x", b"-----BEGIN X-----"]
+    made = [b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 12))) for _ in range(20000)]
+    found = 0
+    for data in real + made:
+        want = [(m.group(0), m.group(1)) for m in _portable._PEM_BLOCK.finditer(data)]
+        assert _portable.cert_blocks(data) == want, data
+        found += len(want)
+    assert found > 500  # the random strings do hold blocks (784 with this seed)

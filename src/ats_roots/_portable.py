@@ -73,10 +73,36 @@ def pem_blocks(data, strict=False):
     return out
 
 
+_BEGIN = b"-----BEGIN CERTIFICATE-----"
+_END = b"-----END CERTIFICATE-----"
+
+
 def cert_blocks(data):
     """[(PEM block, its base64 body)] per CERTIFICATE block, not decoded: for
-    readers that see one certificate in many files and decode each once."""
-    return [(m.group(0), m.group(1)) for m in _PEM_BLOCK.finditer(data)]
+    readers that see one certificate in many files and decode each once.
+    The blocks _PEM_BLOCK finds, found with bytes.find: the regex's lazy
+    match is most of the time of reading a 200 KB bundle."""
+    out = []
+    pos = 0
+    while True:
+        start = data.find(_BEGIN, pos)
+        if start < 0:
+            return out
+        body_at = _skip(data, start + len(_BEGIN), b"\r")
+        if data[body_at : body_at + 1] != b"\n":  # BEGIN not ending its line: no block
+            pos = body_at
+            continue
+        end = data.find(_END, body_at + 1)
+        if end < 0:
+            return out
+        stop = _skip(data, _skip(data, end + len(_END), b"\r"), b"\n")
+        body_at += 1
+        out.append((data[start:stop], data[body_at:end]))
+        pos = stop
+
+
+def _skip(data, at, byte):
+    return at + 1 if data[at : at + 1] == byte else at
 
 
 def pem_body_der(body):

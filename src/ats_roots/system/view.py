@@ -22,6 +22,7 @@ class StoreView:
         self.openssl: set[str] = set()
         self.der_by_sha: dict[str, bytes] = {}
         self.seen: dict[bytes, str] = {}  # PEM block -> its SHA-256
+        self.files: dict[bytes, set[str]] = {}  # a file's bytes -> its certificates
 
     def trusted(self) -> set[str]:
         found: set[str] = set()
@@ -127,15 +128,20 @@ def _fingerprints(view: StoreView, data: bytes) -> set[str]:
     several places (Debian's bundle, its OpenSSL's cert.pem, and a hash link
     per certificate): each PEM block is decoded and hashed once per view.
     A file with a block that does not decode gives nothing: OpenSSL loads no
-    certificate at all from it (PEM_X509_INFO_read_bio fails the file)."""
-    shas = set()
+    certificate at all from it (PEM_X509_INFO_read_bio fails the file).
+    The same file reached twice (Debian's cert.pem links to its bundle) is
+    scanned once."""
+    if data in view.files:
+        return set(view.files[data])
+    view.files[data] = shas = set()
     for block, body in _portable.cert_blocks(data):
         sha = view.seen.get(block)
         if sha is None:
             try:
                 der = _portable.pem_body_der(body)
             except ValueError:
-                return set()
+                shas.clear()
+                return shas
             sha = view.seen[block] = _portable.sha256_hex(der)
             view.der_by_sha.setdefault(sha, der)
         shas.add(sha)
