@@ -63,13 +63,17 @@ lint: setup
 	  src/ats_roots/system/_core.py
 	$(PY) scripts/gen-hook --check
 
+# The unit and integration tests on two workers as well: 12 min on one, 6 on
+# two here (chroots, tool runs and containers, not one process's CPU).
+UNIT_WORKERS ?= 2
+UNIT := $(PY) -m pytest tests --ignore=tests/matrix -p no:cacheprovider -rs -n $(UNIT_WORKERS) \
+	  --dist loadgroup --junitxml=$(RESULTS)/tests.xml
+
 unit: setup
-	$(PY) -m pytest tests --ignore=tests/matrix -p no:cacheprovider -rs \
-	  --junitxml=$(RESULTS)/tests.xml
+	$(UNIT)
 
 test: lint images
-	$(PY) -m pytest tests --ignore=tests/matrix -p no:cacheprovider -rs \
-	  --junitxml=$(RESULTS)/tests.xml
+	$(UNIT)
 	$(MATRIX)
 
 # Times the cold (on a clean clone; BENCH=--cold makes it so) and warm make
