@@ -146,7 +146,10 @@ def record(*fields):
 
 def read_manifest(target):
     """Records of what earlier installs added: ('anchor', path, sha) and so on."""
-    data = target.read(MANIFEST)
+    return _manifest_records(target.read(MANIFEST))
+
+
+def _manifest_records(data):
     if data is None:
         return []
     return [tuple(line.split("\t")) for line in data.decode("utf-8").splitlines() if line]
@@ -156,17 +159,28 @@ def manifest_data(plan):
     """The manifest's new bytes, or None when it stays as it is."""
     if not (plan.manifest or plan.forget):
         return None
-    records = ["\t".join(r) for r in read_manifest(plan.target)]
+    old = plan.target.read(MANIFEST)  # once: the records and the comparison
+    records = ["\t".join(r) for r in _manifest_records(old)]
     forget = set(plan.forget)
     kept = [r for r in records if r.split("\t")[1] not in forget]
     for line in plan.manifest:
         if line not in kept:
             kept.append(line)
     data = ("\n".join(kept) + "\n").encode() if kept else b""
-    return None if plan.target.read(MANIFEST) == data else data
+    return None if old == data else data
 
 
 # --- which family, and where its OpenSSL reads
+
+
+def find_tool(target, candidates):
+    """The first of candidates that is an executable regular file in target
+    (links followed the target's way), or None; for Target and Local alike."""
+    for inner in candidates:
+        st = target.lstat(target.resolve(inner))
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return inner
+    return None
 
 
 def detected_tool(layout, target, ids):
@@ -603,11 +617,7 @@ class Local(object):
             return None
 
     def find_tool(self, candidates):
-        for inner in candidates:
-            st = self.lstat(self.resolve(inner))
-            if st is not None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
-                return inner
-        return None
+        return find_tool(self, candidates)
 
     def why_cannot_run(self, argv):
         if self.root != "/":

@@ -24,9 +24,11 @@ link can climb out. Refused, with one line naming the path and the link:
 
 Reads of whole files use openat2(RESOLVE_BENEATH) when the kernel and
 ctypes have it (one system call instead of one per component); it fails
-(EXDEV) on an absolute link and on a `..` past the top, and then the walk,
-which knows its depth, follows the one and refuses the other. The walk is
-also the fallback, and every write always walks (it needs the directory
+(EXDEV) on an absolute link and on a `..` past the top. Then resolve(),
+which knows its depth, names the file the target's way or refuses the
+climb, and that name is opened with RESOLVE_NO_SYMLINKS (a link made in
+between fails, and the walk decides). The walk is also the fallback where
+there is no openat2, and every write always walks (it needs the directory
 file descriptor and the names of what it created). `openat2_used()` says
 which this machine uses.
 

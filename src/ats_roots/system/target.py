@@ -15,7 +15,7 @@ import signal
 import stat
 
 from ats_roots.errors import BadInput, EnvRefuses
-from ats_roots.system import safepath
+from ats_roots.system import _core, safepath
 from ats_roots.system._core import TOOL_ENV  # the hook runs its tool the same way
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (3 ms)
@@ -89,11 +89,7 @@ class Target:
         )
 
     def find_tool(self, candidates) -> str | None:
-        for inner in candidates:
-            st = self.stat(inner)
-            if st is not None and stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
-                return inner
-        return None
+        return _core.find_tool(self, candidates)
 
     def can_run(self) -> bool:
         return self.is_host or os.geteuid() == 0
