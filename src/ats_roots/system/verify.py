@@ -54,7 +54,9 @@ def verify(
             chain_lines += [f"note: {note}"] if note else []
         ok = ok and result.ok
     report["ok"] = ok
+    report["notes"] = store.notes
     lines = _lines(report) + chain_lines + [f"warning: {w}" for w in report["warnings"]]
+    lines += [f"note: {n}" for n in store.notes]
     out = Outcome(lines, report, errors.OK if ok else errors.VERIFY_FAILED)
     if not ok:
         what = "the chain does not validate" if roots_ok else "roots missing; run `ats install`"

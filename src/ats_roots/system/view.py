@@ -23,6 +23,7 @@ class StoreView:
         self.der_by_sha: dict[str, bytes] = {}
         self.seen: dict[bytes, str] = {}  # PEM block -> its SHA-256
         self.files: dict[bytes, set[str]] = {}  # a file's bytes -> its certificates
+        self.notes: list[str] = []  # for people: why a file counts for nothing
 
     def trusted(self) -> set[str]:
         found: set[str] = set()
@@ -41,7 +42,7 @@ def read_bundle(view: StoreView, host_path: str, label: str) -> None:
             data = f.read()
     except OSError:
         return
-    view.locations[label] = _fingerprints(view, data)
+    view.locations[label] = _bundle_fingerprints(view, data, label)
 
 
 def read_target_bundle(view: StoreView, target: Target, inner: str, label: str) -> None:
@@ -53,7 +54,17 @@ def read_target_bundle(view: StoreView, target: Target, inner: str, label: str) 
     except IsADirectoryError:
         return
     if data is not None:
-        view.locations[label] = _fingerprints(view, data)
+        view.locations[label] = _bundle_fingerprints(view, data, label)
+
+
+def _bundle_fingerprints(view: StoreView, data: bytes, label: str) -> set[str]:
+    shas = _fingerprints(view, data)
+    if not shas and _portable.cert_blocks(data):
+        view.notes.append(
+            f"{label}: a certificate block in it is not base64, so OpenSSL loads "
+            "no certificate from this file"
+        )
+    return shas
 
 
 def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
