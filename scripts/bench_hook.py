@@ -19,7 +19,13 @@ slows them alike. Medians of --runs runs each.
   alternative   update-ca-certificates at every start (the roots as local
                 anchors), as root in ats-local/debian:bookworm
 
-    scripts/bench_hook.py [--runs N] [--json]
+    scripts/bench_hook.py [--runs N] [--json] [--hook FILE] [--hook-image IMAGE]
+                          [--baseline-hook FILE] [--baseline-image IMAGE]
+
+--hook and --hook-image time another hook or bundle (e.g. a build under a
+test tag); --baseline-hook and --baseline-image time a second one beside them
+in the same containers, taking turns run after run (e.g. main's, to compare
+a change without the machine's load between two runs deciding it).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ sys.path.insert(0, str(REPO / "src"))
 from ats_roots import __version__  # noqa: E402
 
 HOOK_IMAGE = f"ats-hook:{__version__}"
+BASELINE_HOOK = "/usr/local/bin/ats-hook-baseline"  # where --baseline-hook is mounted
+BASELINE_BUNDLE = "/ats-baseline"  # and --baseline-image's bundle
 # The bundled CPython as the launcher starts it (images/hook/launcher.c), minus the hook.
 BUNDLED_PASS = ["/ats/lib/ld-musl-x86_64.so.1", "--library-path", "/ats/lib",
                 "/ats/bin/python3", "-I", "-S", "-B", "-c", "pass"]
@@ -86,17 +94,23 @@ def quartiles(xs: list[float]) -> tuple[float, float]:
 
 
 class Bench:
-    def __init__(self, client: docker.DockerClient, workdir: Path, runs: int):
+    def __init__(self, client: docker.DockerClient, workdir: Path, runs: int, hook: Path,
+                 baseline_hook: Path | None = None):
         self.client, self.workdir, self.runs = client, workdir, runs
+        self.hook, self.baseline_hook = hook, baseline_hook
         (workdir / "driver.py").write_text(DRIVER)
 
-    def container(self, image: str, bundle=None, **kw):
+    def container(self, image: str, bundle=None, baseline_bundle=None, **kw):
         volumes = {
-            str(HOOK): {"bind": "/usr/local/bin/ats-hook", "mode": "ro"},
+            str(self.hook): {"bind": "/usr/local/bin/ats-hook", "mode": "ro"},
             str(self.workdir): {"bind": "/bench", "mode": "ro"},
         }
+        if self.baseline_hook:
+            volumes[str(self.baseline_hook)] = {"bind": BASELINE_HOOK, "mode": "ro"}
         if bundle:
             volumes[bundle] = {"bind": "/ats", "mode": "ro"}
+        if baseline_bundle:
+            volumes[baseline_bundle] = {"bind": BASELINE_BUNDLE, "mode": "ro"}
         return self.client.containers.run(
             image,
             ["sleep", "3600"],
@@ -113,8 +127,8 @@ class Bench:
             raise SystemExit(f"bench_hook: timing loop failed: {out.decode()}")
         return json.loads(out.decode().strip().splitlines()[-1])
 
-    def fast_and_alternative(self, bundle) -> dict[str, list[float]]:
-        box = self.container(FAST_IMAGE, bundle=bundle)
+    def fast_and_alternative(self, bundle, baseline_bundle=None) -> dict[str, list[float]]:
+        box = self.container(FAST_IMAGE, bundle=bundle, baseline_bundle=baseline_bundle)
         try:
             # The alternative keeps the roots as local anchors and recompiles at start.
             setup = "cp /usr/share/ca-certificates/mozilla/Amazon_Root_CA_*.crt "
@@ -124,15 +138,18 @@ class Bench:
             if code != 0:
                 raise SystemExit(f"bench_hook: setup failed: {out.decode()}")
             python = {"pass": {"argv": ["python3", "-c", "pass"]}}
-            times = self.measure(
-                box,
-                {
-                    **python,
-                    "fast": {"argv": ["python3", "/usr/local/bin/ats-hook", "--", "true"]},
-                    "bundled_pass": {"argv": BUNDLED_PASS},
-                    "bundled_fast": {"argv": ["/ats/ats-hook", "--", "true"]},
-                },
-            )
+            cases = {
+                **python,
+                "fast": {"argv": ["python3", "/usr/local/bin/ats-hook", "--", "true"]},
+                "bundled_pass": {"argv": BUNDLED_PASS},
+                "bundled_fast": {"argv": ["/ats/ats-hook", "--", "true"]},
+            }
+            if self.baseline_hook:
+                cases["baseline_fast"] = {"argv": ["python3", BASELINE_HOOK, "--", "true"]}
+            if baseline_bundle:
+                cases["baseline_bundled_fast"] = {
+                    "argv": [BASELINE_BUNDLE + "/ats-hook", "--", "true"]}
+            times = self.measure(box, cases)
             # Apart: each update-ca-certificates rewrites the bundle, which would make
             # every start of the hook a first one (its answer is keyed by the bundle).
             update = {"argv": ["sh", "-c", "update-ca-certificates && exec true"]}
@@ -165,7 +182,8 @@ class Bench:
             box.remove(force=True)
 
 
-def report(fast: dict, slow: dict, roots: int, runs: int, bundle_bytes: int) -> dict:
+def report(fast: dict, slow: dict, roots: int, runs: int, bundle_bytes: int,
+           hook_image: str = HOOK_IMAGE, baseline: dict | None = None) -> dict:
     m = {k: median(v) * 1000 for k, v in list(fast.items())}
     s = {k: median(v) * 1000 for k, v in list(slow.items())}
     result = {
@@ -181,7 +199,7 @@ def report(fast: dict, slow: dict, roots: int, runs: int, bundle_bytes: int) -> 
             "hook_ms": m["bundled_fast"],
             "ratio": m["bundled_fast"] / m["bundled_pass"],
             "target": TARGETS["bundled"],
-            "image": HOOK_IMAGE,
+            "image": hook_image,
             "image_bytes": bundle_bytes,
         },
         "slow_first": {
@@ -201,6 +219,15 @@ def report(fast: dict, slow: dict, roots: int, runs: int, bundle_bytes: int) -> 
             k: [round(q * 1000, 2) for q in quartiles(v)] for k, v in {**fast, **slow}.items()
         },
     }
+    if baseline:  # the same measures of the baseline, taken in turn with the above
+        result["baseline"] = dict(baseline)
+        if "baseline_fast" in m:
+            result["baseline"]["fast"] = {"hook_ms": m["baseline_fast"],
+                                          "ratio": m["baseline_fast"] / m["pass"]}
+        if "baseline_bundled_fast" in m:
+            result["baseline"]["bundled"] = {
+                "hook_ms": m["baseline_bundled_fast"],
+                "ratio": m["baseline_bundled_fast"] / m["bundled_pass"]}
     return result
 
 
@@ -219,6 +246,13 @@ def print_table(r: dict) -> None:
         f"   ratio {b['ratio']:.2f}x (target <= {b['target']}x); {b['image']}"
         f" {b['image_bytes'] / 1e6:.1f} MB"
     )
+    base = r.get("baseline", {})
+    if "fast" in base:
+        print(f"  baseline fast path ({base['hook']})"[:42].ljust(42)
+              + f"{base['fast']['hook_ms']:8.2f}   ratio {base['fast']['ratio']:.2f}x")
+    if "bundled" in base:
+        print(f"  baseline bundled ({base['image']})"[:42].ljust(42)
+              + f"{base['bundled']['hook_ms']:8.2f}   ratio {base['bundled']['ratio']:.2f}x")
     print(f"  python3 -c pass (uid 1000, read-only)   {s['pass_ms']:8.2f}")
     print(
         f"  slow path, first start ({s['roots_in_bundle']} roots)     {s['hook_ms']:8.2f}"
@@ -239,28 +273,50 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="runs per command (default 40)")
     parser.add_argument("--json", action="store_true", help="print JSON, not a table")
+    parser.add_argument("--hook", type=Path, default=HOOK,
+                        help=f"the hook to time (default {HOOK})")
+    parser.add_argument("--hook-image", default=HOOK_IMAGE,
+                        help=f"the bundle to time (default {HOOK_IMAGE})")
+    parser.add_argument("--baseline-hook", type=Path, help="a second hook, timed in turn")
+    parser.add_argument("--baseline-image", help="a second bundle image, timed in turn")
     args = parser.parse_args(argv)
+    for path in filter(None, (args.hook, args.baseline_hook)):
+        if not path.is_file():
+            print(f"bench_hook: {path}: no such file", file=sys.stderr)
+            return 2
     client = docker.from_env()
-    for image in (FAST_IMAGE, SLOW_IMAGE, HOOK_IMAGE):
+    images = (FAST_IMAGE, SLOW_IMAGE, args.hook_image) + (
+        (args.baseline_image,) if args.baseline_image else ())
+    for image in images:
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:
             print(f"bench_hook: {image} missing; run make images", file=sys.stderr)
             return 2
-    bundle = f"ats-bench-hook-{uuid.uuid4().hex[:10]}"
-    client.volumes.create(bundle)  # filled from the image when first mounted over /ats
-    client.containers.create(HOOK_IMAGE, ["--version"],
-                             volumes={bundle: {"bind": "/ats", "mode": "rw"}}).remove()
+    volumes = []
     try:
+        for image in (args.hook_image, args.baseline_image):
+            if not image:
+                volumes.append(None)
+                continue
+            volumes.append(f"ats-bench-hook-{uuid.uuid4().hex[:10]}")
+            client.volumes.create(volumes[-1])  # filled from the image when first mounted
+            client.containers.create(image, ["--version"],
+                                     volumes={volumes[-1]: {"bind": "/ats", "mode": "rw"}}).remove()
         with tempfile.TemporaryDirectory(prefix="ats-bench-hook-") as tmp:
             os.chmod(tmp, 0o755)  # the timing loop runs as uid 1000 too
-            bench = Bench(client, Path(tmp), args.runs)
-            fast = bench.fast_and_alternative(bundle)
+            bench = Bench(client, Path(tmp), args.runs, args.hook.resolve(),
+                          args.baseline_hook and args.baseline_hook.resolve())
+            fast = bench.fast_and_alternative(*volumes)
             slow, roots = bench.slow()
     finally:
-        client.volumes.get(bundle).remove(force=True)
-    size = client.images.get(HOOK_IMAGE).attrs["Size"]
-    result = report(fast, slow, roots, args.runs, size)
+        for volume in filter(None, volumes):
+            client.volumes.get(volume).remove(force=True)
+    size = client.images.get(args.hook_image).attrs["Size"]
+    baseline = None
+    if args.baseline_hook or args.baseline_image:
+        baseline = {"hook": str(args.baseline_hook), "image": args.baseline_image}
+    result = report(fast, slow, roots, args.runs, size, args.hook_image, baseline)
     if args.json:
         with contextlib.redirect_stdout(sys.stderr):
             print_table(result)  # people read the table, scripts/bench reads the JSON

@@ -157,6 +157,33 @@ def test_hook_inlines_portable_verbatim():
         assert pem.read_text().strip() in text
 
 
+def not_data(text: str) -> list[str]:
+    """Statements between SOURCES_BEGIN and SOURCES_END that are not a string
+    given to _CHUNKS[...] or _*_SOURCE: scripts/build-hook-image cuts that
+    region out of the image's compiled hook, so only data may sit there."""
+    import ast
+
+    begin = "# --- the parts' source: data, compiled when a start needs a part"
+    end = "# --- end of the parts' source"
+    region = text[text.index(f"\n{begin}\n") : text.index(f"\n{end}\n")]
+    found = []
+    for node in ast.parse(region).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        named = isinstance(target, ast.Name) and target.id.endswith("_SOURCE")
+        chunk = isinstance(target, ast.Subscript) and getattr(target.value, "id", "") == "_CHUNKS"
+        if not ((named or chunk) and isinstance(node.value, ast.Constant)):
+            found.append(ast.dump(node)[:60])
+    return found
+
+
+def test_the_parts_source_is_only_data():
+    text = HOOK.read_text()
+    assert not_data(text) == []
+    # The check sees code that would be lost from the image's compiled hook.
+    spoiled = text.replace("\n_SMTP_SOURCE = ", "\ndef lost():\n    pass\n\n\n_SMTP_SOURCE = ", 1)
+    assert len(not_data(spoiled)) == 1
+
+
 def test_hook_is_an_executable_script():
     assert HOOK.read_text().startswith("#!/usr/bin/env python3\n")
     assert HOOK.stat().st_mode & 0o111

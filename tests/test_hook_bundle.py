@@ -21,7 +21,8 @@ from ats_roots import __version__
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = f"ats-hook:{__version__}"
+# ATS_HOOK_IMAGE: another build of it under a test tag (scripts/build-hook-image --tag).
+IMAGE = os.environ.get("ATS_HOOK_IMAGE") or f"ats-hook:{__version__}"
 
 
 def unpack_bundle(dest: Path) -> Path:
