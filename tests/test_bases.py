@@ -10,6 +10,7 @@ Missing Docker or missing images: skip, unless ATS_REQUIRE_DOCKER=1 (CI), then f
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import ssl
 import sys
@@ -19,7 +20,9 @@ import pytest
 from helpers import need
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bases import emulation  # noqa: E402
+from bases import builders, emulation  # noqa: E402
+from bases import main as bases_main  # noqa: E402
+from bases import util as bases_util  # noqa: E402
 from bases.main import dependencies  # noqa: E402
 from bases.recipes import BASES as RECIPES  # noqa: E402
 from bases.recipes import BY_NAME, recipe  # noqa: E402
@@ -264,9 +267,14 @@ def test_debian_bases_wait_for_the_first_of_their_suite_and_arch():
     assert deps["debian-bare:bookworm"] == {"debian:bookworm"}
     assert deps["debian-mail:bookworm"] == {"debian:bookworm"}
     assert deps["debian:bookworm-arm64"] == set()  # another arch: its own downloads
-    assert deps["debian-bare:bookworm-arm64"] == {"debian:bookworm-arm64"}
+    # emulated: the longest chain, so the two arm64 mmdebstraps run side by side
+    assert deps["debian-bare:bookworm-arm64"] == set()
     assert deps["debian-noamazon:bookworm"] == {"debian:bookworm"}  # its parent
     assert deps["alpine-python:3.23-arm64"] == {"alpine:3.23-arm64"}
+    # and the amd64 twin whose CA store it may take (builders.shared_store)
+    assert deps["debian-noamazon:bookworm-arm64"] == {
+        "debian:bookworm-arm64", "debian-noamazon:bookworm", "debian:bookworm"}
+    assert deps["alpine-noamazon:3.23-arm64"] == {"alpine:3.23-arm64"}  # apk's is arch-any
 
 
 def test_emulation_status_names_what_is_missing(tmp_path, monkeypatch):
@@ -282,3 +290,72 @@ def test_emulation_status_names_what_is_missing(tmp_path, monkeypatch):
     (tmp_path / "qemu-aarch64").write_text(
         "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\n")
     assert emulation.status() is None
+
+
+# -- the arm64 Debian negative control's CA store, taken from its amd64 twin --
+
+
+def _current_tar(name: str):
+    base = BY_NAME[name]
+    return bases_main.tar_path(base) if bases_main.read_stamp(base) else None
+
+
+@pytest.fixture
+def arm64_rootfs(tmp_path):
+    """The arm64 Debian base's tree, as build_no_amazon starts from it, with the
+    amd64 twins' tarballs (skipped where they are not built)."""
+    need(os.geteuid() == 0, "unpacking a root file system needs root", "ROOTFS")
+    for name in ("debian:bookworm-arm64", "debian:bookworm", "debian-noamazon:bookworm"):
+        need(_current_tar(name) is not None,
+             f"no current tarball of {name}; run scripts/build-bases", "ROOTFS")
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    bases_util.unpack(_current_tar("debian:bookworm-arm64"), rootfs)
+    return rootfs
+
+
+def _context(tmp_path):
+    return builders.Context(tmp_path, tmp_path, tmp_path, tar_of=_current_tar)
+
+
+def test_shared_store_is_the_twins_bytes(arm64_rootfs, tmp_path):
+    """The arm64 control gets exactly the store the amd64 twin's tool run made,
+    and it lacks the ATS roots."""
+    base = BY_NAME["debian-noamazon:bookworm-arm64"]
+    twin = builders.amd64_twin(base)
+    assert twin is BY_NAME["debian-noamazon:bookworm"]
+    assert builders.shared_store(base, arm64_rootfs, twin, _context(tmp_path)) is None
+    got = builders.tree_index(arm64_rootfs, builders.CA_INPUTS)
+    assert got == builders.tar_index(_current_tar(twin.name), builders.CA_INPUTS)
+    builders.require_amazon(base, arm64_rootfs, present=False)
+
+
+def test_shared_store_refuses_a_changed_input(arm64_rootfs, tmp_path):
+    """Negative control: one byte of one certificate differs from the twin's input,
+    so the store is not taken (the build then runs the tool) and nothing changed."""
+    base = BY_NAME["debian-noamazon:bookworm-arm64"]
+    cert = next((arm64_rootfs / "usr/share/ca-certificates/mozilla").glob("*.crt"))
+    cert.write_bytes(cert.read_bytes().replace(b"-----END", b"-----END ", 1))
+    before = builders.tree_index(arm64_rootfs, builders.CA_INPUTS)
+    why = builders.shared_store(base, arm64_rootfs, builders.amd64_twin(base), _context(tmp_path))
+    assert why and "inputs differ" in why
+    assert builders.tree_index(arm64_rootfs, builders.CA_INPUTS) == before
+
+
+def test_shared_store_refuses_another_tool_version(arm64_rootfs, tmp_path):
+    """Negative control: another openssl (rehash names the links) than the twin's."""
+    base = BY_NAME["debian-noamazon:bookworm-arm64"]
+    status = arm64_rootfs / "var/lib/dpkg/status"
+    text = status.read_text()
+    version = builders.package_versions(arm64_rootfs)["openssl"][0]
+    marker = "Package: openssl\n"
+    head, _, tail = text.partition(marker)
+    status.write_text(head + marker + tail.replace(f"Version: {version}", "Version: 0.0-1", 1))
+    why = builders.shared_store(base, arm64_rootfs, builders.amd64_twin(base), _context(tmp_path))
+    assert why and why.startswith("openssl")
+
+
+def test_only_emulated_debian_controls_have_a_twin():
+    assert builders.amd64_twin(BY_NAME["debian-noamazon:bookworm"]) is None
+    assert builders.amd64_twin(BY_NAME["alpine-noamazon:3.23-arm64"]) is None
+    assert builders.amd64_twin(BY_NAME["debian:bookworm-arm64"]) is None  # not a control

@@ -11,10 +11,11 @@ import os
 import re
 import shutil
 import stat
+import tarfile
 import zipfile
 from pathlib import Path
 
-from .recipes import AMAZON_ROOTS, Base, Wheel
+from .recipes import AMAZON_ROOTS, BY_NAME, Base, Wheel
 from .util import (
     BuildError,
     bundle_fingerprints,
@@ -35,10 +36,12 @@ class Context:
     """What builders need besides the base: a scratch dir, the download cache and
     the apt archive cache (.deb files shared by the bases of one suite and arch)."""
 
-    def __init__(self, work: Path, downloads: Path, apt_cache: Path):
+    def __init__(self, work: Path, downloads: Path, apt_cache: Path, tar_of=None):
         self.work = work
         self.downloads = downloads
         self.apt_cache = apt_cache
+        # base name -> its current tarball, or None (for a twin's results)
+        self.tar_of = tar_of or (lambda name: None)
 
 
 # -- debian: mmdebstrap ----------------------------------------------------------------------
@@ -275,7 +278,20 @@ def prune_krunner(local: Path, p: dict) -> None:
 
 def build_no_amazon(base: Base, rootfs: Path, ctx: Context) -> str:
     """Deselect the ATS roots the distribution's own way: "!" lines in
-    /etc/ca-certificates.conf, then update-ca-certificates --fresh in a chroot."""
+    /etc/ca-certificates.conf, then update-ca-certificates --fresh in a chroot.
+    An emulated Debian base takes the store its amd64 twin's run made instead,
+    where that is provably the same bytes (shared_store); else it runs the tool."""
+    twin = amd64_twin(base)
+    why = "no amd64 twin" if twin is None else shared_store(base, rootfs, twin, ctx)
+    if why is None:
+        require_amazon(base, rootfs, present=False)
+        return (
+            f"ats-local/{base.parent} with {', '.join(base.params['deselect'])} deselected in "
+            f"/etc/ca-certificates.conf; the store update-ca-certificates --fresh makes of it "
+            f"taken from ats-local/{twin.name}, whose input and tool versions are identical"
+        )
+    if base.arch != "amd64":
+        log(f"{base.name}: running the tool under emulation: {why}")
     with step(base.name, "deselect Amazon roots, update-ca-certificates --fresh"):
         deselect(rootfs / "etc/ca-certificates.conf", base.params["deselect"])
         chroot(rootfs, ["update-ca-certificates", "--fresh"])
@@ -284,6 +300,148 @@ def build_no_amazon(base: Base, rootfs: Path, ctx: Context) -> str:
         f"ats-local/{base.parent} with {', '.join(base.params['deselect'])} deselected in "
         f"/etc/ca-certificates.conf, then update-ca-certificates --fresh in a chroot"
     )
+
+
+# What Debian's update-ca-certificates reads (its configuration, the certificates,
+# its hooks) and writes (etc/ssl/certs). Every byte of these, and the versions of
+# the tools it runs, decide its output: ca-certificates is "Architecture: all"
+# (the same shell script on every architecture) and calls `openssl rehash`, whose
+# link names are the subject-name hashes of one OpenSSL version.
+CA_INPUTS = (
+    "etc/ca-certificates.conf",
+    "etc/ca-certificates",
+    "etc/ssl/certs",
+    "usr/share/ca-certificates",
+    "usr/local/share/ca-certificates",
+)
+CA_OUTPUTS = ("etc/ca-certificates.conf", "etc/ssl/certs")
+CA_TOOL_PACKAGES = ("ca-certificates", "openssl")
+
+
+def amd64_twin(base: Base):
+    """The amd64 base whose recipe this emulated Debian no-amazon base repeats."""
+    if base.arch == "amd64" or base.flavor != "debian" or not base.name.endswith(f"-{base.arch}"):
+        return None
+    twin = BY_NAME.get(base.name[: -len(f"-{base.arch}")])
+    same = {k: v for k, v in base.params.items() if k != "arch"}
+    if twin is None or twin.kind != base.kind or twin.params != same:
+        return None
+    if f"{twin.parent}-{base.arch}" != base.parent:
+        return None
+    return twin
+
+
+def shared_store(base: Base, rootfs: Path, twin: Base, ctx: Context):
+    """Under qemu-user, update-ca-certificates --fresh costs ~35 s (a few process
+    starts per certificate, each an emulated start). Where the amd64 twin ran the
+    same tool versions on byte-identical input, its output is what the run here
+    would write: copy it, and check that what lands here equals the twin's.
+    Returns None when done, else why not (the caller then runs the tool)."""
+    parent_tar, twin_tar = ctx.tar_of(twin.parent), ctx.tar_of(twin.name)
+    if parent_tar is None or twin_tar is None:
+        return f"no current tarball of ats-local/{twin.parent} and ats-local/{twin.name}"
+    with step(base.name, f"compare the CA store's inputs with ats-local/{twin.parent}"):
+        here = package_versions(rootfs)
+        there = package_versions_in_tar(parent_tar)
+        for pkg in CA_TOOL_PACKAGES:
+            if pkg not in here or here[pkg][0] != there.get(pkg, ("", ""))[0]:
+                return f"{pkg} {here.get(pkg)} here, {there.get(pkg)} in the twin"
+        if here["ca-certificates"][1] != "all":
+            return "ca-certificates is not Architecture: all"
+        mine = tree_index(rootfs, CA_INPUTS)
+        if mine != tar_index(parent_tar, CA_INPUTS):
+            return f"the CA store's inputs differ from ats-local/{twin.parent}'s"
+        # the twin's run changed nothing but its outputs (else hooks or the tool
+        # wrote elsewhere, and copying the outputs would not be the same result)
+        before, after = tar_index(parent_tar, ("",)), tar_index(twin_tar, ("",))
+        changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+        stray = sorted(p for p in changed if not p.startswith(CA_OUTPUTS))
+        if stray:
+            return f"ats-local/{twin.name} differs from its parent in /{stray[0]}"
+    with step(base.name, f"deselect Amazon roots; the --fresh store of ats-local/{twin.name}"):
+        deselect(rootfs / "etc/ca-certificates.conf", base.params["deselect"])
+        shutil.rmtree(rootfs / "etc/ssl/certs")
+        run(["tar", "--extract", "--file", twin_tar, "--directory", rootfs, "--numeric-owner",
+             "--same-permissions", "./etc/ssl/certs"])
+        got, want = tree_index(rootfs, CA_INPUTS), tar_index(twin_tar, CA_INPUTS)
+        if got != want:
+            bad = sorted(p for p in got.keys() | want.keys() if got.get(p) != want.get(p))
+            raise BuildError(f"{base.name}: /{bad[0]} differs from ats-local/{twin.name}'s")
+    return None
+
+
+def _entry(kind: str, mode: int, uid: int, gid: int, link: str, data) -> tuple:
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
+    return (kind, stat.S_IMODE(mode), uid, gid, link, digest)
+
+
+def tree_index(rootfs: Path, prefixes) -> dict:
+    """path -> (type, mode, owner, link target, content sha256) under prefixes;
+    mtimes left out (they say when, not what)."""
+    out = {}
+    for prefix in prefixes:
+        top = rootfs / prefix
+        paths = [top]
+        if top.is_dir() and not top.is_symlink():
+            for d, dirs, files in os.walk(top):
+                paths += [Path(d) / n for n in dirs + files]
+        for path in paths:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            rel = str(path.relative_to(rootfs))
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = _entry("l", st.st_mode, st.st_uid, st.st_gid, os.readlink(path), None)
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = _entry("d", st.st_mode, st.st_uid, st.st_gid, "", None)
+            elif stat.S_ISREG(st.st_mode):
+                out[rel] = _entry("f", st.st_mode, st.st_uid, st.st_gid, "", path.read_bytes())
+            else:
+                out[rel] = _entry("o", st.st_mode, st.st_uid, st.st_gid, "", None)
+    return out
+
+
+def tar_index(tar: Path, prefixes) -> dict:
+    """tree_index of a packed root file system (pack() writes ./-relative names)."""
+    out = {}
+    with tarfile.open(tar) as tf:
+        for m in tf:
+            rel = m.name[2:] if m.name.startswith("./") else m.name
+            if not rel or rel == "." or not any(
+                rel == p or rel.startswith(f"{p}/") or not p for p in prefixes
+            ):
+                continue
+            if m.issym():
+                out[rel] = _entry("l", m.mode, m.uid, m.gid, m.linkname, None)
+            elif m.isdir():
+                out[rel] = _entry("d", m.mode, m.uid, m.gid, "", None)
+            elif m.isfile():
+                out[rel] = _entry("f", m.mode, m.uid, m.gid, "", tf.extractfile(m).read())
+            else:
+                out[rel] = _entry("o", m.mode, m.uid, m.gid, "", None)
+    return out
+
+
+def _versions(status: str) -> dict:
+    """dpkg status text -> package -> (version, architecture), installed ones only."""
+    out = {}
+    for para in status.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in para.splitlines() if ": " in line and line[0] != " "
+        )
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            out[fields["Package"]] = (fields.get("Version"), fields.get("Architecture"))
+    return out
+
+
+def package_versions(rootfs: Path) -> dict:
+    return _versions((rootfs / "var/lib/dpkg/status").read_text())
+
+
+def package_versions_in_tar(tar: Path) -> dict:
+    with tarfile.open(tar) as tf:
+        return _versions(tf.extractfile("./var/lib/dpkg/status").read().decode())
 
 
 def deselect(conf: Path, names) -> None:

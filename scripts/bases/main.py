@@ -6,8 +6,10 @@ Docker image (its io.ats-roots.base.recipe label). A base is rebuilt only when
 its tarball is missing or stale; it is re-imported when only the image is.
 
 Two bases build at once (this machine has two cores). A base waits for its
-parent, and a Debian base for the first one of its suite and architecture, so
-that the .deb files are downloaded once and shared (.cache/apt/<suite>-<arch>).
+parent, and an amd64 Debian base for the first one of its suite, so that the
+.deb files are downloaded once and shared (.cache/apt/<suite>-<arch>); the
+emulated (arm64) bases go first and do not wait for each other: they are the
+longest chain.
 arm64 bases need emulation (scripts/emulation); where it is missing they are
 skipped with the reason, or fail with ATS_REQUIRE_ARM64=1.
 """
@@ -25,12 +27,14 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from . import emulation, images
-from .builders import BUILDERS, Context
+from .builders import BUILDERS, Context, amd64_twin
 from .recipes import BASES, BY_NAME, Base, find, recipe, with_parents
 from .util import BuildError, check_host, log, new_rootfs, pack, step, unpack, workdir
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".cache" / "bases"
+# ATS_BASES_DIR: another tarball dir, for a trial build beside the real cache
+# (with ATS_BASES_REPO naming its images, scripts/bases/recipes.py).
+CACHE = Path(os.environ.get("ATS_BASES_DIR") or REPO / ".cache" / "bases")
 DOWNLOADS = REPO / ".cache" / "downloads"
 APT_CACHE = REPO / ".cache" / "apt"
 WORKERS = 2
@@ -54,6 +58,12 @@ def read_stamp(base: Base):
     return stamp if tar_path(base).exists() and stamp.get("recipe") == recipe(base) else None
 
 
+def current_tar(name: str):
+    """The tarball of base `name` if it is built from its current recipe, else None."""
+    base = BY_NAME.get(name)
+    return tar_path(base) if base and read_stamp(base) else None
+
+
 def build_tar(base: Base) -> dict:
     """Make the base's root file system and pack it; returns the new stamp."""
     with workdir() as work:
@@ -61,7 +71,8 @@ def build_tar(base: Base) -> dict:
         if base.parent:
             with step(base.name, f"unpack {base.parent}"):
                 unpack(tar_path(BY_NAME[base.parent]), rootfs)
-        origin = BUILDERS[base.kind](base, rootfs, Context(work, DOWNLOADS, APT_CACHE))
+        ctx = Context(work, DOWNLOADS, APT_CACHE, tar_of=current_tar)
+        origin = BUILDERS[base.kind](base, rootfs, ctx)
         with step(base.name, f"pack {tar_path(base).relative_to(REPO)}"):
             pack(rootfs, tar_path(base))
     stamp = {
@@ -113,13 +124,22 @@ def write_manifest() -> None:
 
 
 def dependencies(bases: list) -> dict:
-    """base name -> names it must wait for: its parent, and for a Debian base the
-    first base of the same suite and arch (whose downloads it then reuses)."""
+    """base name -> names it must wait for: its parent, for an amd64 Debian base
+    the first base of the same suite (whose downloads it then reuses), and
+    for an emulated no-amazon base its amd64 twin and the twin's parent, when
+    they are built too (builders.shared_store takes the twin's CA store)."""
     first: dict = {}
     deps = {}
+    names = {b.name for b in bases}
     for base in bases:
         deps[base.name] = {base.parent} if base.parent else set()
-        if base.kind == "mmdebstrap":
+        twin = amd64_twin(base)
+        if twin is not None:
+            deps[base.name] |= {twin.name, twin.parent} & names
+        # Not an emulated one: its mmdebstrap (~3 min under qemu-user) is the
+        # longest chain of the whole build, so both arm64 ones start at once
+        # and pay the second download of a few dozen .deb files instead.
+        if base.kind == "mmdebstrap" and base.arch == "amd64":
             key = (base.params["suite"], base.arch)
             if key in first:
                 deps[base.name].add(first[key])
@@ -136,7 +156,9 @@ def build_all(bases: list) -> dict:
     done: set = set()
     lock = threading.Lock()
     no_arm64 = emulation.status()
-    pending = list(bases)
+    # Emulated bases first: the pool runs what is submitted in order, and they
+    # are the long ones (the amd64 bases fill the other worker meanwhile).
+    pending = sorted(bases, key=lambda b: b.arch == "amd64")
     running: dict = {}
 
     def one(base: Base) -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field, replace
 
 RECIPE_REVISION = 2
 
-REPO_PREFIX = "ats-local"
+# ATS_BASES_REPO: other image names for a trial build (e.g. ats-test/arm-local),
+# so that it does not replace the ats-local/* images in use.
+REPO_PREFIX = os.environ.get("ATS_BASES_REPO") or "ats-local"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
