@@ -38,7 +38,8 @@ def pytest_configure(config):
 # Modules whose fixtures build once for all their tests (module-scoped images,
 # a pip install into .cache): under xdist (--dist loadgroup) each runs on one
 # worker, so nothing is built twice or by two workers at once.
-ONE_WORKER_MODULES = ("test_patch_matrix", "test_arm64", "test_ses_clients")
+# Longest first (longest_first deals them out in this order).
+ONE_WORKER_MODULES = ("test_ses_clients", "test_patch_matrix", "test_arm64")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names the groups
@@ -47,6 +48,31 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rpartition(".")[2]
         if module in ONE_WORKER_MODULES:
             item.add_marker(pytest.mark.xdist_group(module))
+    items[:] = longest_first(items)
+
+
+def longest_first(items: list) -> list:
+    """The long work first, so that the two workers end together: xdist deals
+    the work out in collection order, and the emulated (arm64) cells, a minute
+    and more each, and the one-worker modules, collected last, were the
+    matrix's tail. Each module's items stay together (module-scoped fixtures
+    are set up once): the one-worker modules first, then the other modules
+    with their arm64 cells ahead of their amd64 ones."""
+    modules: dict = {}
+    for item in items:
+        modules.setdefault(item.module.__name__.rpartition(".")[2], []).append(item)
+
+    def rank(module: str) -> int:
+        return ONE_WORKER_MODULES.index(module) if module in ONE_WORKER_MODULES else len(
+            ONE_WORKER_MODULES)
+
+    ordered = []
+    for module in sorted(modules, key=rank):  # stable: collection order otherwise
+        if module in ONE_WORKER_MODULES:  # one worker runs it all: its order is moot
+            ordered += modules[module]
+        else:
+            ordered += sorted(modules[module], key=lambda i: "arm64" not in i.nodeid)
+    return ordered
 
 
 @pytest.fixture(scope="session")
