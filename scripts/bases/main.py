@@ -84,8 +84,9 @@ def build_tar(base: Base) -> dict:
     return stamp
 
 
-def ensure(base: Base) -> None:
-    """Bring one base up to date: nothing, import only, or build and import."""
+def ensure(base: Base) -> str:
+    """Bring one base up to date: nothing, import only, or build and import.
+    Returns which of the three it did."""
     start = time.monotonic()
     want = recipe(base)
     stamp = read_stamp(base)
@@ -93,7 +94,8 @@ def ensure(base: Base) -> None:
     right_arch = base.arch == "amd64" or images.architecture(base.image) == base.arch
     if stamp and labels.get(images.LABEL_RECIPE) == want and right_arch:
         log(f"{base.name}: up to date (recipe {want[:12]})")
-        return
+        return "up to date"
+    state = "imported" if stamp else "built"
     if not stamp:
         stamp = build_tar(base)
     with step(base.name, f"docker import {base.image}"):
@@ -102,6 +104,7 @@ def ensure(base: Base) -> None:
         )
     size = images.image_size(base.image) / 1e6
     log(f"{base.name}: ready in {time.monotonic() - start:.1f}s ({size:.0f} MB)")
+    return state
 
 
 def write_manifest() -> None:
@@ -121,6 +124,17 @@ def write_manifest() -> None:
     partial = MANIFEST.with_suffix(".partial")
     partial.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n")
     os.replace(partial, MANIFEST)
+
+
+def write_timings(timings: dict, seconds: float) -> None:
+    """results/bases.json: each base's seconds in this run (scripts/bench adds
+    up the arm64 ones), and the run's wall time."""
+    results = Path(os.environ.get("ATS_RESULTS_DIR") or REPO / "results")
+    results.mkdir(parents=True, exist_ok=True)
+    partial = results / "bases.json.partial"
+    body = {"seconds": round(seconds, 1), "workers": WORKERS, "bases": timings}
+    partial.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, results / "bases.json")
 
 
 def dependencies(bases: list) -> dict:
@@ -148,9 +162,11 @@ def dependencies(bases: list) -> dict:
     return deps
 
 
-def build_all(bases: list) -> dict:
+def build_all(bases: list, timings: dict | None = None) -> dict:
     """Ensure every base, WORKERS at a time; returns name -> error text for the
-    ones that failed or were skipped (a base whose dependency failed is skipped)."""
+    ones that failed or were skipped (a base whose dependency failed is skipped).
+    timings gets name -> arch, what was done and its seconds."""
+    timings = {} if timings is None else timings
     deps = dependencies(bases)
     problems: dict = {}
     done: set = set()
@@ -162,8 +178,12 @@ def build_all(bases: list) -> dict:
     running: dict = {}
 
     def one(base: Base) -> None:
+        start = time.monotonic()
         try:
-            ensure(base)
+            state = ensure(base)
+            with lock:
+                timings[base.name] = {"arch": base.arch, "state": state,
+                                      "seconds": round(time.monotonic() - start, 1)}
         except BuildError as err:
             where = ""
             if err.output:
@@ -238,8 +258,10 @@ def main(argv=None) -> int:
     try:
         check_host()
         CACHE.mkdir(parents=True, exist_ok=True)
-        problems = build_all(with_parents(selected))
+        timings: dict = {}
+        problems = build_all(with_parents(selected), timings)
         write_manifest()
+        write_timings(timings, time.monotonic() - start)
     except BuildError as err:
         print(f"[bases] error: {err}", file=sys.stderr)
         return 1
