@@ -44,7 +44,8 @@ def rootfs_tar(name: str) -> Path | None:
         return own
     if name in OWN_RECIPES and shutil.which("mmdebstrap") and os.geteuid() == 0:
         OWN_TARS.mkdir(parents=True, exist_ok=True)
-        partial = own.with_suffix(".partial")
+        # A partial name of this process's own: two xdist workers may build at once.
+        partial = own.with_suffix(f".partial-{os.getpid()}")
         suite = name.split(":")[1]
         subprocess.run(
             ["mmdebstrap", "--quiet", "--format=tar", "--variant=minbase"]
