@@ -77,11 +77,7 @@ def read_hash_dir(view: StoreView, target: Target, label: str) -> None:
         return
     merged: set[str] = set()
     for name in sorted(n for n in names if _portable.HASH_LINK_NAME.match(n)):
-        try:
-            data = target.read(label + "/" + name)
-        except IsADirectoryError:
-            continue
-        merged |= _fingerprints(view, data or b"")
+        merged |= _hash_file(view, target, label + "/" + name)
     view.locations[label] = merged
 
 
@@ -105,10 +101,17 @@ def read_hash_lookup(
         return
     merged: set[str] = set()
     present = set(names)
+    read: dict[str, set[str]] = {}  # name -> its certificates: both rules read <hash>.0
+
+    def certs_in(name: str) -> set[str]:
+        if name not in read:
+            read[name] = _hash_file(view, target, f"{label}/{name}")
+        return read[name]
+
     for digest in sorted(set(subject_hashes)):
         k = 0
         while f"{digest}.{k}" in present:
-            found = _hash_file(view, target, f"{label}/{digest}.{k}")
+            found = certs_in(f"{digest}.{k}")
             if not found:
                 break
             merged |= found
@@ -117,8 +120,8 @@ def read_hash_lookup(
             store_name = re.compile(rf"{digest}\.r?[0-9]+", re.I)
             found_all: set[str] = set()
             for name in names:
-                if store_name.fullmatch(name) and not name.startswith("."):
-                    found = _hash_file(view, target, f"{label}/{name}")
+                if store_name.fullmatch(name):
+                    found = certs_in(name)
                     if not found:
                         found_all = set()
                         break
