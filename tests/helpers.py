@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import os
 import re
+import runpy
 import shutil
 import ssl
 import stat
@@ -44,6 +45,23 @@ AMAZON_CONF = (
     "mozilla/Amazon_Root_CA_4.crt",
     "mozilla/Starfield_Services_Root_Certificate_Authority_-_G2.crt",
 )
+
+
+HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
+
+
+def gen_hook() -> dict:
+    """scripts/gen-hook's functions (pack, unpack, render), loaded as a module."""
+    return runpy.run_path(str(REPO / "scripts" / "gen-hook"), run_name="gen_hook")
+
+
+def hook_edited(old: str, new: str) -> str:
+    """The one-file hook with old replaced by new in its readable form (a part's
+    source included: it is unpacked, edited and packed again); old must occur once."""
+    gen = gen_hook()
+    text = gen["unpack"](HOOK.read_text())
+    assert text.count(old) == 1, f"{old!r}: not once in the hook; update the caller"
+    return gen["pack"](text.replace(old, new))
 
 
 def deselect_amazon(root: Path, *tool_args: str) -> None:

@@ -26,7 +26,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from helpers import need
+from helpers import gen_hook, hook_edited, need
 
 REPO = Path(__file__).resolve().parent.parent
 HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
@@ -140,9 +140,13 @@ def test_hook_is_what_the_generator_makes():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_generator_check_catches_drift(tmp_path):
+@pytest.mark.parametrize("where", ["plain code", "a packed part"])
+def test_generator_check_catches_drift(tmp_path, where):
     copy = tmp_path / "ats-hook"
-    copy.write_text(HOOK.read_text().replace("Amazon Root CA 1", "Amazon Root CA 9", 1))
+    if where == "plain code":
+        copy.write_text(HOOK.read_text().replace("/var/cache/ats-roots", "/var/cache/ats-root", 1))
+    else:  # inside the settle part's packed source
+        copy.write_text(hook_edited('"Amazon Root CA 1"', '"Amazon Root CA 9"'))
     proc = subprocess.run(
         [sys.executable, str(GEN), "--check", "--output", str(copy)], capture_output=True, text=True
     )
@@ -150,11 +154,19 @@ def test_generator_check_catches_drift(tmp_path):
     assert "run scripts/gen-hook" in proc.stderr
 
 
-def test_hook_inlines_portable_verbatim():
-    text = HOOK.read_text()
-    assert (REPO / "src/ats_roots/_portable.py").read_text() in text
+def test_the_hook_is_its_sources_packed():
+    """Every inlined module and pinned root is in the hook, verbatim once
+    unpacked; the file itself holds them packed, one line a part."""
+    gen = gen_hook()
+    packed = HOOK.read_text()
+    text = gen["unpack"](packed)
+    for module in ("_portable.py", "_smtp.py", "system/safepath.py", "system/_core.py"):
+        source = (REPO / "src/ats_roots" / module).read_text()
+        assert source in text and source not in packed
     for pem in ROOT_FILES:
         assert pem.read_text().strip() in text
+    assert gen["pack"](text) == packed
+    assert len(packed) < len(text) / 2
 
 
 def not_data(text: str) -> list[str]:
@@ -496,6 +508,30 @@ def test_compiled_code_is_believed_only_when_safe(hook_env, bundles, spoil):
     proc = run_hook(["--", "sh", "-c", "exit 6"], env)
     assert proc.returncode == 6
     assert "compiled parts: none" in proc.stderr
+
+
+@pytest.mark.parametrize("place", ["writable", "read-only"])
+def test_another_pythons_answer_gets_this_pythons_code_kept(hook_env, bundles, place):
+    """An answer one Python remembered (the image's, or the ats-hook image's at
+    build time) read by another: that one compiles its fast part once and keeps
+    it beside the answer, so its next start compiles nothing. Where the place is
+    read-only it compiles at each start, and still runs CMD."""
+    python = require_old_python("3.7")
+    env = dict(hook_env, ATS_HOOK_SYSTEM_BUNDLES=str(bundles / "good.pem"), ATS_HOOK_VERBOSE="1")
+    run_hook(["--", "true"], env)  # this Python remembers the answer and its own code
+    home = private_dir(hook_env)
+    argv = [*hook_argv(python), "--", "sh", "-c", "exit 5"]
+    if place == "read-only":
+        mount = f'mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec "$@"'
+        argv = ["unshare", "--mount", "sh", "-c", mount, "sh", *argv]
+    starts = [
+        subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120) for _ in range(2)
+    ]
+    assert [p.returncode for p in starts] == [5, 5], starts[0].stderr
+    assert all("remembered: the store trusts the roots" in p.stderr for p in starts)
+    assert "compiled parts: none)" in starts[0].stderr
+    kept = "compiled parts: fast)" if place == "writable" else "compiled parts: none)"
+    assert kept in starts[1].stderr, starts[1].stderr
 
 
 # --- modes, export, bad input
