@@ -7,7 +7,9 @@ the commands of a case take turns, run after run, so that a busy machine
 slows them alike. Medians of --runs runs each.
 
   fast path     ats-local/debian:bookworm as root: the store trusts the roots and
-                the answer is remembered: `python3 ats-hook -- true` vs `python3 -c pass`
+                the answer is remembered: `python3 -I -S ats-hook -- true` (as
+                hooks/README.md starts it) vs `python3 -c pass`; beside it the
+                same against `python3 -I -S -c pass`, and `python3 ats-hook`
   slow path     ats-local/debian-noamazon:bookworm as --user 1000 --read-only
                 --tmpfs /tmp: a private merged bundle (~150 roots) built from
                 scratch at every start (a fresh ATS_HOOK_DIR each run), and the
@@ -52,6 +54,9 @@ from ats_roots import __version__  # noqa: E402
 HOOK_IMAGE = f"ats-hook:{__version__}"
 BASELINE_HOOK = "/usr/local/bin/ats-hook-baseline"  # where --baseline-hook is mounted
 BASELINE_BUNDLE = "/ats-baseline"  # and --baseline-image's bundle
+# How hooks/README.md starts the one-file hook: isolated from the image's
+# PYTHON* variables and user site (-I), no site-packages or .pth files (-S).
+ISOLATED = ["-I", "-S"]
 # The bundled CPython as the launcher starts it (images/hook/launcher.c), minus the hook.
 BUNDLED_PASS = ["/ats/lib/ld-musl-x86_64.so.1", "--library-path", "/ats/lib",
                 "/ats/bin/python3", "-I", "-S", "-B", "-c", "pass"]
@@ -137,15 +142,17 @@ class Bench:
             code, out = box.exec_run(["sh", "-c", setup])
             if code != 0:
                 raise SystemExit(f"bench_hook: setup failed: {out.decode()}")
-            python = {"pass": {"argv": ["python3", "-c", "pass"]}}
             cases = {
-                **python,
-                "fast": {"argv": ["python3", "/usr/local/bin/ats-hook", "--", "true"]},
+                "pass": {"argv": ["python3", "-c", "pass"]},
+                "pass_isolated": {"argv": ["python3", *ISOLATED, "-c", "pass"]},
+                "fast": {"argv": ["python3", *ISOLATED, "/usr/local/bin/ats-hook", "--", "true"]},
+                "fast_plain": {"argv": ["python3", "/usr/local/bin/ats-hook", "--", "true"]},
                 "bundled_pass": {"argv": BUNDLED_PASS},
                 "bundled_fast": {"argv": ["/ats/ats-hook", "--", "true"]},
             }
             if self.baseline_hook:
-                cases["baseline_fast"] = {"argv": ["python3", BASELINE_HOOK, "--", "true"]}
+                cases["baseline_fast"] = {
+                    "argv": ["python3", *ISOLATED, BASELINE_HOOK, "--", "true"]}
             if baseline_bundle:
                 cases["baseline_bundled_fast"] = {
                     "argv": [BASELINE_BUNDLE + "/ats-hook", "--", "true"]}
@@ -163,7 +170,7 @@ class Bench:
 
     def slow(self) -> tuple[dict[str, list[float]], int]:
         box = self.container(SLOW_IMAGE, user="1000", read_only=True, tmpfs={"/tmp": ""})
-        hook = ["python3", "/usr/local/bin/ats-hook", "--", "true"]
+        hook = ["python3", *ISOLATED, "/usr/local/bin/ats-hook", "--", "true"]
         try:
             times = self.measure(
                 box,
@@ -193,6 +200,12 @@ def report(fast: dict, slow: dict, roots: int, runs: int, bundle_bytes: int,
             "hook_ms": m["fast"],
             "ratio": m["fast"] / m["pass"],
             "target": TARGETS["fast"],
+            # beside it: against a Python started with the same flags, and the
+            # hook started without them (`python3 ats-hook`)
+            "pass_isolated_ms": m["pass_isolated"],
+            "ratio_same_flags": m["fast"] / m["pass_isolated"],
+            "plain_ms": m["fast_plain"],
+            "plain_ratio": m["fast_plain"] / m["pass"],
         },
         "bundled": {
             "pass_ms": m["bundled_pass"],
@@ -236,9 +249,13 @@ def print_table(r: dict) -> None:
     print(f"ats-hook start-time cost, medians of {r['runs']} runs each (ms)")
     print(f"  python3 -c pass (root, debian)          {f['pass_ms']:8.2f}")
     print(
-        f"  fast path: ats-hook -- true             {f['hook_ms']:8.2f}"
+        f"  fast path: python3 -I -S ats-hook       {f['hook_ms']:8.2f}"
         f"   ratio {f['ratio']:.2f}x (target <= {f['target']}x)"
     )
+    print(f"  python3 -I -S -c pass                   {f['pass_isolated_ms']:8.2f}"
+          f"   the fast path is {f['ratio_same_flags']:.2f}x this")
+    print(f"  fast path: python3 ats-hook (no flags)  {f['plain_ms']:8.2f}"
+          f"   ratio {f['plain_ratio']:.2f}x")
     b = r["bundled"]
     print(f"  bundled CPython -c pass (its loader)    {b['pass_ms']:8.2f}")
     print(

@@ -193,7 +193,14 @@ def table(out: dict, goals: dict) -> list[tuple]:
         f = hook["fast"]
         rows.append(("hook fast path (in a container)", f["hook_ms"] / 1000,
                      f["pass_ms"] / 1000, round(f["ratio"], 2), f"<= {f['target']}x",
-                     "floor: python3 -c pass, same container"))
+                     "python3 -I -S ats-hook -- true vs python3 -c pass, same container"))
+        if "plain_ms" in f:
+            rows.append(("  the same, python3 -I -S -c pass", f["hook_ms"] / 1000,
+                         f["pass_isolated_ms"] / 1000, round(f["ratio_same_flags"], 2), "",
+                         "both started isolated, no site"))
+            rows.append(("  python3 ats-hook, no flags", f["plain_ms"] / 1000,
+                         f["pass_ms"] / 1000, round(f["plain_ratio"], 2), "",
+                         "the hook started as a plain script"))
         if "bundled" in hook:
             b = hook["bundled"]
             rows.append(("  bundled hook fast path", b["hook_ms"] / 1000, b["pass_ms"] / 1000,

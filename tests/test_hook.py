@@ -534,6 +534,28 @@ def test_another_pythons_answer_gets_this_pythons_code_kept(hook_env, bundles, p
     assert kept in starts[1].stderr, starts[1].stderr
 
 
+@pytest.mark.parametrize("python", ["3.7", "this"])
+def test_modules_beside_the_hook_are_not_imported(hook_env, bundles, tmp_path, python):
+    """The hook's directory (say /usr/local/bin) is sys.path[0] of a plain
+    `python3 ats-hook`: a re.py there must not run inside the hook (its
+    options part imports re). Negative control: the same re.py is imported by
+    a script beside it, so the plant works."""
+    exe = require_old_python(python) if python != "this" else sys.executable
+    where = tmp_path / "bin"
+    where.mkdir()
+    shutil.copy(HOOK, where / "ats-hook")
+    planted = tmp_path / "planted-ran"
+    (where / "re.py").write_text(f"open({str(planted)!r}, 'w').close()\nraise SystemExit(9)\n")
+    env = dict(hook_env, ATS_HOOK_SYSTEM_BUNDLES=str(bundles / "good.pem"))
+    proc = subprocess.run([exe, str(where / "ats-hook"), "--mode", "warn", "--", "true"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not planted.exists()
+    (where / "probe").write_text("import re\n")
+    control = subprocess.run([exe, str(where / "probe")], env=env, capture_output=True, timeout=60)
+    assert control.returncode == 9 and planted.exists()
+
+
 # --- modes, export, bad input
 
 

@@ -33,7 +33,7 @@ NOAMAZON = "ats-local/debian-noamazon:bookworm"  # Amazon roots deselected in ca
 BARE = "ats-local/debian-bare:bookworm"  # python3-minimal + openssl, no CA package
 ALPINE = "ats-local/alpine-python:3.23"  # musl, CPython 3.13 in /usr/local
 
-HOOK_CMD = ["python3", "/usr/local/bin/ats-hook", "--"]
+HOOK_CMD = ["python3", "-I", "-S", "/usr/local/bin/ats-hook", "--"]  # as hooks/README.md says
 # One intermediate under each root; rootca1 is Amazon Root CA 1 cross-signed by
 # Starfield Services G2, so all five roots are needed for all to verify.
 INTERMEDIATES = ["r2m02.pem", "r4m02.pem", "e2m02.pem", "e3m02.pem", "rootca1.pem"]
@@ -136,7 +136,7 @@ def test_without_the_hook_amazon_is_not_trusted(client, images, user):
 
 
 def test_root_writable_installs_the_debian_way(client, images):
-    again = "python3 /usr/local/bin/ats-hook -- true"  # the next start: silent, fast path
+    again = "python3 /usr/local/bin/ats-hook -- true"  # the next start, plain: silent, fast path
     script = f"{CHECKS} && cat /var/lib/ats-roots/manifest && {again}"
     ran = run(client, images(NOAMAZON), HOOK_CMD + sh(script))
     assert ran.code == 0, ran
@@ -238,8 +238,7 @@ def test_export_into_a_named_volume(client, images):
     try:
         shared = {volume.name: {"bind": "/ats", "mode": "rw"}}
         init = run(
-            client, images(NOAMAZON), ["python3", "/usr/local/bin/ats-hook", "--export", "/ats"],
-            volumes=shared,
+            client, images(NOAMAZON), [*HOOK_CMD[:-1], "--export", "/ats"], volumes=shared,
         )  # fmt: skip
         assert init.code == 0, init
         assert init.err.startswith("ats-hook: wrote /ats/ca-bundle.pem")

@@ -86,7 +86,7 @@ def test_hook_and_ats_install_agree(docker_client, image, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # 2. the hook as root in a container of the same base, patch only (no CMD)
     hooked = client.containers.create(
-        image, ["python3", "/usr/local/bin/ats-hook"], entrypoint=[],
+        image, ["python3", "-I", "-S", "/usr/local/bin/ats-hook"], entrypoint=[],
         volumes={HOOK: {"bind": "/usr/local/bin/ats-hook", "mode": "ro"}})
     try:
         hooked.start()

@@ -135,7 +135,7 @@ def _ses_commands(cell):
                 "ats probe ses --region {}")
     if dockerrun.has_file(cell.client, cell.image, "/usr/bin/python3") and \
             dockerrun.has_file(cell.client, cell.image, "/usr/bin/openssl"):
-        return ("python3 /usr/local/bin/ats-hook --extra-ca /pki/root.pem",
+        return ("python3 -I -S /usr/local/bin/ats-hook --extra-ca /pki/root.pem",
                 "sh /checks/ses-openssl.sh {}")
     pytest.skip("neither ats nor python3 and openssl in this image")
 
@@ -208,7 +208,7 @@ def test_hook(cell, record_property, runtimes, hook_volumes):  # noqa: F811 - th
         mounts.update(hookbundle.volume_mount(hook_volumes(row.arch)))
         ways["bundled"] = ["/ats/ats-hook", "--", *check]
     if not cell.borrowed:  # the image's own python3 (a borrowed one is only for the check)
-        ways["python"] = ["python3", "/usr/local/bin/ats-hook", "--", *check]
+        ways["python"] = ["python3", "-I", "-S", "/usr/local/bin/ats-hook", "--", *check]
     if not ways:
         pytest.skip(f"no python3 in this image and no ats-hook bundle for {row.arch} yet")
     for label, kw in hookbundle.USERS:

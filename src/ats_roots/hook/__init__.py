@@ -34,6 +34,7 @@ def write_hook(directory: str) -> Outcome:
         raise EnvRefuses(f"cannot write {path}: {exc.strerror}") from None
     return Outcome(
         lines=[f"wrote {path} (ats-hook {__version__}, {len(data)} bytes); in the image: "
-               'ENTRYPOINT ["python3", "/usr/local/bin/ats-hook", "--"] (see hooks/README.md)'],
+               'ENTRYPOINT ["python3", "-I", "-S", "/usr/local/bin/ats-hook", "--"]'
+               " (see hooks/README.md)"],
         doc={"path": path, "version": __version__, "bytes": len(data)},
     )
