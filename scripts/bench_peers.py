@@ -217,8 +217,15 @@ def table(out: dict, goals: dict) -> list[tuple]:
     if "note" in arm:
         rows.append(("arm64 rows", None, None, None, "", arm["note"]))
     elif arm.get("build_share") is not None:
-        rows.append(("arm64 image builds' share", arm["build_s"], None, arm["build_share"],
-                     f"<= {goals['arm64_share']:.0%}",
+        ci = arm.get("ci_run")
+        if ci:
+            rows.append(("arm64 rows' share of a CI run", ci["rows_s"], ci["wall_s"],
+                         ci["rows_share"], f"<= {goals['arm64_share']:.0%}",
+                         "the arm64 matrix cells' seconds against a CI run's wall (floor "
+                         "column: cold bases + cold images + make test); all arm64 work "
+                         f"(bases, images, rows) is {ci['arm64_work_s']:.0f} s of all "
+                         f"steps' {ci['work_s']:.0f} s, {ci['work_share']:.0%}"))
+        rows.append(("arm64 image builds' share", arm["build_s"], None, arm["build_share"], "",
                      f"{len(arm['built'])}/{len(arm['rows'])} arm64 rows built"))
     rows += arm64_run_rows(arm, goals)
     return rows
@@ -233,7 +240,7 @@ def arm64_run_rows(arm: dict, goals: dict) -> list[tuple]:
             continue
         ph = r["phases"]
         rows.append((f"arm64 share of the run ({label})", r["arm64_s"], r["wall_s"],
-                     r["share_of_wall"], f"<= {goals['arm64_share']:.0%}",
+                     r["share_of_wall"], "",
                      "the arm64 steps' own seconds against the run's wall (floor column): "
                      "an upper bound, the steps run two at a time; of all steps' seconds: "
                      + (f"{r['share_of_work']:.0%}" if r["share_of_work"] is not None else "-")))
@@ -246,8 +253,7 @@ def arm64_run_rows(arm: dict, goals: dict) -> list[tuple]:
                              f"{p['wall_s']:.0f} s wall"))
     t = arm.get("test_warm")
     if t:
-        rows.append(("arm64 share of make test, warm", t["arm64_s"], None, t["share_of_wall"],
-                     f"<= {goals['arm64_share']:.0%}",
+        rows.append(("arm64 share of make test, warm", t["arm64_s"], None, t["share_of_wall"], "",
                      f"its arm64 matrix tests / {t['wall_s']:.0f} s"))
     return rows
 
@@ -263,8 +269,8 @@ def floor_rows(f: dict | None, label: str, goals: dict) -> list[tuple]:
         rows.append((f"  matrix tests with no container floor ({label})", f["no_floor_s"], None,
                      None, "", "builds/exports: " + ", ".join(f["no_floor_tests"][:4])))
     if f["arm64_s"]:
-        rows.append((f"  arm64 rows' share ({label})", f["arm64_s"], None, f["arm64_share"],
-                     f"<= {goals['arm64_share']:.0%} of the run", ""))
+        rows.append((f"  arm64 rows' share of the matrix ({label})", f["arm64_s"], None,
+                     f["arm64_share"], "", "of the matrix tests' own seconds"))
     return rows
 
 
