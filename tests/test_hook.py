@@ -26,10 +26,9 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from helpers import gen_hook, hook_edited, need
+from helpers import HOOK, gen_hook, hook_edited, need
 
 REPO = Path(__file__).resolve().parent.parent
-HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
 GEN = REPO / "scripts" / "gen-hook"
 FIXTURES = REPO / "tests" / "fixtures" / "ats-public"
 ROOT_FILES = sorted((REPO / "src" / "ats_roots" / "trust" / "data").glob("*.pem"))

@@ -40,11 +40,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import REPO, ats, hook_edited, tree_digest
+from helpers import HOOK, ats, hook_edited, tree_digest
 
 pytestmark = pytest.mark.rootfs
 
-HOOK = REPO / "src" / "ats_roots" / "hook" / "ats-hook"
 TOOL_LOG = "/var/lib/ats-parity/tool.log"
 # Everything a trust-store install may touch, on any family (and the tool log).
 STORE_PATHS = (
