@@ -46,8 +46,11 @@ images: bases
 	if $(PY) scripts/emulation status >/dev/null; then $(PY) scripts/build-hook-image --arch aarch64; fi
 
 # The matrix on two workers (pytest-xdist): its checks mostly wait on containers.
+# A module whose last run passed with the same inputs is not run again, and
+# its cells are reported from that run (tests/matrix/resultcache.py);
+# ATS_MATRIX_FRESH=1 runs everything.
 MATRIX_WORKERS ?= 2
-MATRIX := $(PY) -m pytest tests/matrix -p no:cacheprovider -rs -n $(MATRIX_WORKERS) --dist loadgroup \
+MATRIX := ATS_MATRIX_CACHE=$(abspath .cache/matrix-results) $(PY) -m pytest tests/matrix -p no:cacheprovider -rs -n $(MATRIX_WORKERS) --dist loadgroup \
 	  --junitxml=$(RESULTS)/matrix.xml
 
 test-matrix: images
@@ -87,4 +90,4 @@ bench: setup
 clean:
 	$(PYTHON) scripts/clean-docker
 	$(PYTHON) scripts/emulation teardown
-	rm -rf $(RESULTS) build .cache/runtime .cache/exports
+	rm -rf $(RESULTS) build .cache/runtime .cache/exports .cache/matrix-results

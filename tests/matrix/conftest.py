@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
+import json
 import os
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -24,6 +27,7 @@ import matrixlib  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import report as matrix_report  # noqa: E402
+import resultcache  # noqa: E402
 
 REQUIRE_DOCKER = os.environ.get("ATS_REQUIRE_DOCKER") == "1"
 RUNTIME_CACHE = os.path.join(matrixlib.REPO, ".cache", "runtime")
@@ -33,6 +37,46 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "cell(row, check, table=None): one cell of a matrix table (report.py)"
     )
+    directory = os.environ.get(resultcache.CACHE_ENV)
+    if directory:
+        config.pluginmanager.register(
+            resultcache.ResultCache(directory, str(config.rootpath), _shared_inputs),
+            "ats-resultcache")
+
+
+# The images a check may use: everything the project builds but what the
+# checks themselves make (ats-test/, removed after each run).
+INPUT_REPOSITORIES = ("ats-local/", "ats-base:", "ats-tool:", "ats-hook:")
+
+
+def _is_shared_input(path: str) -> bool:
+    """Every file of the tree but prose, the unit tests, and the matrix's own
+    modules (each module's key adds its own file)."""
+    name = os.path.basename(path)
+    top = os.path.dirname(path)
+    return not (path.endswith(".md") or (top in ("tests", "tests/matrix")
+                                         and name.startswith("test_") and name.endswith(".py")))
+
+
+def _shared_inputs() -> str | None:
+    """The digest of what every matrix module depends on (resultcache): None
+    where it cannot be known (no git, no engine), and then nothing is kept."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"],
+                                cwd=matrixlib.REPO, capture_output=True, check=True,
+                                timeout=60, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        client = docker.from_env(timeout=60)
+        images = sorted(f"{tag} {image.id}" for image in client.images.list()
+                        for tag in image.tags if tag.startswith(INPUT_REPOSITORIES))
+        engine = client.version().get("Version")
+    except (OSError, subprocess.SubprocessError, docker.errors.DockerException):
+        return None
+    files = [p for p in listed.stdout.decode().split("\0") if p and _is_shared_input(p)]
+    variables = {k: v for k, v in os.environ.items() if k == "LIVE" or k.startswith("ATS_REQUIRE_")}
+    inputs = [resultcache.digest_files(matrixlib.REPO, files), images, engine,
+              sorted(variables.items()), os.path.exists("/proc/sys/fs/binfmt_misc/qemu-aarch64"),
+              time.strftime("%Y-%m-%d", time.gmtime())]  # certificates expire: a day at most
+    return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 
 # Modules whose fixtures build once for all their tests (module-scoped images,
@@ -44,7 +88,8 @@ ONE_WORKER_MODULES = ("test_ses_clients", "test_patch_matrix", "test_arm64")
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(config, items):
-    for item in items:
+    for order, item in enumerate(items):
+        item.ats_order = order  # the table's order, the same whatever is kept or dealt out
         module = item.module.__name__.rpartition(".")[2]
         if module in ONE_WORKER_MODULES:
             item.add_marker(pytest.mark.xdist_group(module))
@@ -272,8 +317,8 @@ def pytest_runtest_makereport(item, call):
         else:
             cell = ("pass", dict(item.user_properties).get("detail", ""))
         # the item's place in the collection: xdist's reports arrive in any order
-        order = item.session.items.index(item) if item in item.session.items else 0
-        report.user_properties.append(("ats_cell", [order, table, row, check, *cell]))
+        report.user_properties.append(
+            (resultcache.CELL_PROPERTY, [item.ats_order, table, row, check, *cell]))
     if report.when == "teardown" and hasattr(item, "ats_before"):
         # cells and costs travel in the reports: xdist sends them to the controller
         report.user_properties.append(("ats_cost", _cost(item)))
@@ -285,20 +330,31 @@ def pytest_runtest_logreport(report):
     call and teardown: a session fixture is paid by the test that first needs
     it, and torn down by the last)."""
     props = dict(report.user_properties)
-    if "ats_cell" in props:
-        order, table, row, check, outcome, detail = props["ats_cell"]
-        _cells[(table, row, check)] = {"outcome": outcome, "detail": detail, "order": order}
+    if resultcache.CELL_PROPERTY in props:
+        _add_cell(props[resultcache.CELL_PROPERTY])
     entry = _costs.setdefault(report.nodeid, {"seconds": 0.0})
     entry["seconds"] = round(entry["seconds"] + report.duration, 3)
     if "ats_cost" in props:
         entry.update(props["ats_cost"])
 
 
+def _add_cell(recorded: list) -> None:
+    order, table, row, check, outcome, detail = recorded
+    _cells[(table, row, check)] = {"outcome": outcome, "detail": detail, "order": order}
+
+
 def pytest_terminal_summary(terminalreporter):
-    if hasattr(terminalreporter.config, "workerinput"):
+    config = terminalreporter.config
+    if hasattr(config, "workerinput"):
         return
-    if _costs:
-        matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-costs.json"), _costs)
+    # this run's costs only (an empty file where every module was kept)
+    matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-costs.json"), _costs)
+    kept = config.pluginmanager.get_plugin("ats-resultcache")
+    note = kept.note() if kept else None
+    for recorded in kept.reused_cells() if kept else ():
+        _add_cell(recorded)
+    matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-kept.json"),
+                         {"modules": sorted(kept.reused) if kept else [], "note": note})
     if not _cells:
         return
     # in collection order: the tables' rows and columns as the matrix lists them
@@ -308,13 +364,15 @@ def pytest_terminal_summary(terminalreporter):
     tr.section("ats-roots matrix")
     for line in matrix_report.text(cells):
         tr.write_line(line)
+    if note:
+        tr.write_line(note)
     matrixlib.write_json(
         os.path.join(matrixlib.RESULTS, "matrix.json"),
         {f"{t}/{r}/{c}": cell for (t, r, c), cell in cells.items()},
     )
     md = os.path.join(matrixlib.RESULTS, "matrix.md")
     with open(md + ".tmp", "w", encoding="utf-8") as f:
-        f.write(matrix_report.markdown(cells))
+        f.write(matrix_report.markdown(cells) + (f"\n_{note}_\n" if note else ""))
     os.replace(md + ".tmp", md)
     where = os.path.relpath(matrixlib.RESULTS, os.getcwd())
     tr.write_line(f"results: {where}/matrix.json, {where}/matrix.md (and the JUnit file)")
