@@ -82,3 +82,10 @@ def test_cert_blocks_finds_what_the_pem_regex_finds():
         assert _portable.cert_blocks(data) == want, data
         found += len(want)
     assert found > 500  # the random strings do hold blocks (784 with this seed)
+
+
+def test_libcrypto_major_reads_the_soname():
+    major = _portable.libcrypto_major
+    assert major("usr/lib/x86_64-linux-gnu/libcrypto.so.3") == 3
+    assert major("/usr/lib/libcrypto.so.1.1") == 1
+    assert major("libcrypto.3.dylib") is None and major(None) is None

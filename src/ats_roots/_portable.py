@@ -279,6 +279,13 @@ def lock_holder(fd):
 HASH_LINK_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")
 
 
+def libcrypto_major(name):
+    """The OpenSSL major version a libcrypto's file name says: 3 for
+    libcrypto.so.3, 1 for libcrypto.so.1.1; None for a name that says none."""
+    found = re.search(r"libcrypto\.so\.([0-9]+)", name or "")
+    return int(found.group(1)) if found else None
+
+
 def subject_hash_links(directory):
     """Existing OpenSSL hash link names in a directory, e.g. {'ce5e74ef.0'}."""
     try:

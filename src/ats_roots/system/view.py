@@ -170,8 +170,7 @@ def view_target(target: Target, family: Family) -> StoreView:
     paths = family.openssl(target)
     cafile, capath = paths.cafile, paths.capath
     read_target_bundle(view, target, cafile, cafile)
-    soname = re.search(r"libcrypto\.so\.([0-9]+)", paths.found_in or "")
-    openssl3 = bool(soname) and int(soname.group(1)) >= 3  # libcrypto.so.3, not .so.1.1
+    openssl3 = (_portable.libcrypto_major(paths.found_in) or 0) >= 3  # not .so.1.1
     read_hash_lookup(view, target, capath, SUBJECT_HASHES.values(), openssl3)
     view.openssl = {cafile, capath} & set(view.locations)
     for bundle in family.store_files(target):

@@ -19,6 +19,8 @@ import datetime
 import os
 from dataclasses import dataclass, field
 
+from ats_roots import _portable
+
 # From <openssl/x509_vfy.h> and <openssl/x509v3.h> (stable ABI values).
 X509_V_FLAG_X509_STRICT = 0x20
 X509_V_FLAG_PARTIAL_CHAIN = 0x80000
@@ -246,7 +248,7 @@ def version_note(host_root: str) -> str:
     names = target_libcrypto(host_root)
     if not names:
         return ""
-    if any(n.rsplit("libcrypto.so.", 1)[1].startswith("3") for n in names):
+    if any((_portable.libcrypto_major(n) or 0) >= 3 for n in names):
         return ""
     return (
         f"the target ships {', '.join(names)}, not OpenSSL 3: its own TLS may decide "
