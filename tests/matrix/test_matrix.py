@@ -11,7 +11,7 @@
             base: check 2 fails without it, passes through it (the bundled
             hook with its own Python on every row, the image's python3 where
             it has one) as root and as --user 1000 --read-only, with and
-            without --tmpfs /tmp
+            without --tmpfs /tmp (arm64 rows: with it; hookbundle.users)
 5 live      LIVE=1 only: the real SES endpoints and the Amazon demo hosts
             (good verifies; expired and revoked fail); without a network it
             fails, loudly, with "no network"
@@ -211,7 +211,7 @@ def test_hook(cell, record_property, runtimes, hook_volumes):  # noqa: F811 - th
         ways["python"] = ["python3", "-I", "-S", "/usr/local/bin/ats-hook", "--", *check]
     if not ways:
         pytest.skip(f"no python3 in this image and no ats-hook bundle for {row.arch} yet")
-    for label, kw in hookbundle.USERS:
+    for label, kw in hookbundle.users(row.arch):
         without = dockerrun.run(cell.client, row.noamazon, check, entrypoint=[],
                                 mounts=mounts, **kw)
         assert without.exit_code == 1, f"{label}: passed without the hook: {without.output}"
@@ -225,6 +225,8 @@ def test_hook(cell, record_property, runtimes, hook_volumes):  # noqa: F811 - th
                                     mounts=mounts, **kw)
             assert through.exit_code == 0, f"{label}, {way} hook: {through.output}"
     as_root = "bundled" if len(ways) > 1 and row.arch != "amd64" else " and ".join(ways)
+    tmpfs = "with and without a tmpfs" if row.arch == "amd64" else (
+        "with a tmpfs (without one: on the amd64 rows)")
     record_property("detail", f"{row.noamazon}: fails without the hook, passes through the "
                               f"{as_root} hook as root, and through the {' and '.join(ways)} "
-                              "hook as user 1000 on a read-only root with and without a tmpfs")
+                              f"hook as user 1000 on a read-only root {tmpfs}")
