@@ -82,7 +82,7 @@ def test_kept_while_inputs_stay(suite, workers):
     assert run(suite, workers=workers)[:2] == (0, ["a", "b"])
     rc, ran, out = run(suite, workers=workers)
     assert (rc, ran) == (0, []), out  # nothing changed: nothing runs, and the run passes
-    assert "NOTE kept: 4 cells of test_a, test_b" in out and "CELLS 4" in out, out
+    assert "NOTE kept: 4 tests (4 cells) of test_a, test_b" in out and "CELLS 4" in out, out
     # the module's own file: only it runs again
     (suite / "test_a.py").write_text(MODULE.format(name="a") + "\n# edited\n")
     rc, ran, out = run(suite, workers=workers)

@@ -356,6 +356,8 @@ def pytest_terminal_summary(terminalreporter):
     matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-kept.json"),
                          {"modules": sorted(kept.reused) if kept else [], "note": note})
     if not _cells:
+        if note:
+            terminalreporter.write_line(note)
         return
     # in collection order: the tables' rows and columns as the matrix lists them
     cells = {k: {"outcome": c["outcome"], "detail": c["detail"]}

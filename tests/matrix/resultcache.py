@@ -115,6 +115,8 @@ class ResultCache:
     def pytest_runtest_logreport(self, report):
         ran = self._ran.setdefault(self._module_of(report.nodeid), {"cells": [], "failed": False})
         ran["failed"] |= report.failed
+        if report.when == "call" or report.when == "setup" and report.skipped:
+            ran["tests"] = ran.get("tests", 0) + 1
         props = dict(report.user_properties)
         if CELL_PROPERTY in props:
             ran["cells"].append(props[CELL_PROPERTY])
@@ -147,7 +149,8 @@ class ResultCache:
                 continue
             path = self._entry_path(module)
             with open(path + ".tmp", "w", encoding="utf-8") as f:
-                json.dump({"key": key, "module": module, "when": when, "cells": ran["cells"]}, f)
+                json.dump({"key": key, "module": module, "when": when, "cells": ran["cells"],
+                           "tests": ran.get("tests", 0)}, f)
             os.replace(path + ".tmp", path)
 
     def _kept_on_disk(self) -> dict[str, dict]:
@@ -173,10 +176,12 @@ class ResultCache:
 
     def note(self) -> str | None:
         """One line for the table: what was not run again, and when it was measured."""
-        if not self.reused_cells():
+        cells = self.reused_cells()
+        if not self.reused:
             return None
+        tests = sum(e.get("tests", 0) for e in self.reused.values())
         when = sorted({e["when"] for e in self.reused.values()})
         names = ", ".join(os.path.basename(m).removesuffix(".py") for m in sorted(self.reused))
-        return (f"kept: {len(self.reused_cells())} cells of {names}, measured {when[0]}"
+        return (f"kept: {tests} tests ({len(cells)} cells) of {names}, measured {when[0]}"
                 + (f" to {when[-1]}" if len(when) > 1 else "")
                 + f" with the same inputs (not run again; {FRESH_ENV}=1 runs them)")
