@@ -20,7 +20,8 @@ import pytest, resultcache
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 def shared():
-    return hashlib.sha256(open(os.path.join(ROOT, "shared.txt"), "rb").read()).hexdigest()
+    with open(os.path.join(ROOT, "shared.txt"), "rb") as f:
+        return {{"shared.txt": hashlib.sha256(f.read()).hexdigest()}}
 
 def pytest_configure(config):
     config.pluginmanager.register(
@@ -88,9 +89,12 @@ def test_kept_while_inputs_stay(suite, workers):
     rc, ran, out = run(suite, workers=workers)
     assert (rc, ran) == (0, ["a"]), out
     assert "CELLS 2" in out, out  # b's two cells come from the kept run
-    # a shared input: everything runs again
+    assert "ran again: test_a (the module's file changed)" in out, out
+    # a shared input: everything runs again, and says which input changed
     (suite / "shared.txt").write_text("two")
-    assert run(suite, workers=workers)[:2] == (0, ["a", "b"])
+    rc, ran, out = run(suite, workers=workers)
+    assert (rc, ran) == (0, ["a", "b"]), out
+    assert "ran again: test_a (shared.txt changed); test_b (shared.txt changed)" in out, out
     # fresh: runs everything though nothing changed
     assert run(suite, fresh=True, workers=workers)[:2] == (0, ["a", "b"])
     assert run(suite, workers=workers)[:2] == (0, [])
@@ -129,7 +133,6 @@ def test_no_key_no_cache(suite):
     # where the inputs cannot be known (no git, no engine), nothing is kept
     conftest = suite / "conftest.py"
     conftest.write_text(conftest.read_text().replace(
-        'return hashlib.sha256(open(os.path.join(ROOT, "shared.txt"), "rb").read()).hexdigest()',
-        "return None"))
+        'return {"shared.txt": hashlib.sha256(f.read()).hexdigest()}', "return None"))
     assert run(suite)[:2] == (0, ["a", "b"])
     assert run(suite)[:2] == (0, ["a", "b"])

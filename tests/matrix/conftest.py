@@ -58,8 +58,8 @@ def _is_shared_input(path: str) -> bool:
                                          and name.startswith("test_") and name.endswith(".py")))
 
 
-def _shared_inputs() -> str | None:
-    """The digest of what every matrix module depends on (resultcache): None
+def _shared_inputs() -> dict | None:
+    """What every matrix module depends on, input by input (resultcache): None
     where it cannot be known (no git, no engine), and then nothing is kept."""
     try:
         listed = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"],
@@ -73,10 +73,14 @@ def _shared_inputs() -> str | None:
         return None
     files = [p for p in listed.stdout.decode().split("\0") if p and _is_shared_input(p)]
     variables = {k: v for k, v in os.environ.items() if k == "LIVE" or k.startswith("ATS_REQUIRE_")}
-    inputs = [resultcache.digest_files(matrixlib.REPO, files), images, engine,
-              sorted(variables.items()), os.path.exists("/proc/sys/fs/binfmt_misc/qemu-aarch64"),
-              time.strftime("%Y-%m-%d", time.gmtime())]  # certificates expire: a day at most
-    return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+    def digest(value) -> str:
+        return hashlib.sha256(json.dumps(value).encode()).hexdigest()
+
+    return {"the tree's files": resultcache.digest_files(matrixlib.REPO, files),
+            "the project's images": digest(images), "the Docker Engine": engine,
+            "LIVE and ATS_REQUIRE_*": digest(sorted(variables.items())),
+            "arm64 emulation": str(os.path.exists("/proc/sys/fs/binfmt_misc/qemu-aarch64")),
+            "the UTC day": time.strftime("%Y-%m-%d", time.gmtime())}  # certificates expire
 
 
 # Modules whose fixtures build once for all their tests (module-scoped images,

@@ -45,8 +45,9 @@ def digest_files(root: str, paths: list[str]) -> str:
 
 
 class ResultCache:
-    """The pytest plugin. shared: a function returning the digest of every
-    input but the modules' own files (None: no cache this run)."""
+    """The pytest plugin. shared: a function returning {name: digest} of every
+    input but the modules' own files (None: no cache this run); each entry
+    keeps them, so that a module run again can say which changed."""
 
     def __init__(self, directory: str, root: str, shared):
         self.directory, self.root, self._shared_fn = directory, root, shared
@@ -55,18 +56,25 @@ class ResultCache:
         self.reused: dict[str, dict] = {}  # module path -> its kept entry
         self._ran: dict[str, dict] = {}  # module path -> {"cells": [...], "failed": bool}
         self._narrowed = False
+        self.changed: dict[str, list] = {}  # module run again -> the inputs that changed
 
     # --- keys -------------------------------------------------------------
-    def shared(self) -> str | None:
+    def shared(self) -> dict | None:
         if self._shared is None:
-            self._shared = self._shared_fn() or ""
+            self._shared = self._shared_fn() or {}
         return self._shared or None
 
-    def key(self, module: str) -> str | None:
+    def inputs(self, module: str) -> dict | None:
         shared = self.shared()
         if shared is None:
             return None
-        return hashlib.sha256((shared + digest_files(self.root, [module])).encode()).hexdigest()
+        return {**shared, "the module's file": digest_files(self.root, [module])}
+
+    def key(self, module: str) -> str | None:
+        inputs = self.inputs(module)
+        if inputs is None:
+            return None
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
     def _entry_path(self, module: str) -> str:
         return os.path.join(self.directory, module.replace(os.sep, "__") + ".json")
@@ -81,7 +89,11 @@ class ResultCache:
         except (OSError, ValueError):
             return None
         key = self.key(module)
-        return entry if key is not None and entry.get("key") == key else None
+        if key is not None and entry.get("key") == key:
+            return entry
+        now = self.inputs(module) or {}
+        self.changed[module] = sorted(k for k in now if entry.get("inputs", {}).get(k) != now[k])
+        return None
 
     def _module_of(self, nodeid: str) -> str:
         return nodeid.split("::", 1)[0]
@@ -150,7 +162,7 @@ class ResultCache:
             path = self._entry_path(module)
             with open(path + ".tmp", "w", encoding="utf-8") as f:
                 json.dump({"key": key, "module": module, "when": when, "cells": ran["cells"],
-                           "tests": ran.get("tests", 0)}, f)
+                           "tests": ran.get("tests", 0), "inputs": self.inputs(module)}, f)
             os.replace(path + ".tmp", path)
 
     def _kept_on_disk(self) -> dict[str, dict]:
@@ -174,14 +186,23 @@ class ResultCache:
             self.reused = self._kept_on_disk()
         return [cell for entry in self.reused.values() for cell in entry["cells"]]
 
+    def rerun_note(self) -> str | None:
+        """One line: the modules a kept run existed for that ran again, and why."""
+        if not self.changed:
+            return None
+        return "ran again: " + "; ".join(
+            f"{os.path.basename(m).removesuffix('.py')} ({', '.join(why) or 'no inputs kept'}"
+            " changed)" for m, why in sorted(self.changed.items()))
+
     def note(self) -> str | None:
         """One line for the table: what was not run again, and when it was measured."""
         cells = self.reused_cells()
         if not self.reused:
-            return None
+            return self.rerun_note()
         tests = sum(e.get("tests", 0) for e in self.reused.values())
         when = sorted({e["when"] for e in self.reused.values()})
         names = ", ".join(os.path.basename(m).removesuffix(".py") for m in sorted(self.reused))
         return (f"kept: {tests} tests ({len(cells)} cells) of {names}, measured {when[0]}"
                 + (f" to {when[-1]}" if len(when) > 1 else "")
-                + f" with the same inputs (not run again; {FRESH_ENV}=1 runs them)")
+                + f" with the same inputs (not run again; {FRESH_ENV}=1 runs them)"
+                + (f"; {self.rerun_note()}" if self.changed else ""))
