@@ -223,7 +223,7 @@ def table(out: dict, goals: dict) -> list[tuple]:
     arm = out.get("arm64", {})
     if "note" in arm:
         rows.append(("arm64 rows", None, None, None, "", arm["note"]))
-    elif arm.get("build_share") is not None:
+    else:
         ci = arm.get("ci_run")
         if ci:
             rows.append(("arm64 rows' share of a CI run", ci["rows_s"], ci["wall_s"],
@@ -233,8 +233,9 @@ def table(out: dict, goals: dict) -> list[tuple]:
                          "all arm64 work "
                          f"(bases, images, rows) is {ci['arm64_work_s']:.0f} s of all "
                          f"steps' {ci['work_s']:.0f} s, {ci['work_share']:.0%}"))
-        rows.append(("arm64 image builds' share", arm["build_s"], None, arm["build_share"], "",
-                     f"{len(arm['built'])}/{len(arm['rows'])} arm64 rows built"))
+        if arm.get("build_share") is not None:
+            rows.append(("arm64 image builds' share", arm["build_s"], None, arm["build_share"],
+                         "", f"{len(arm['built'])}/{len(arm['rows'])} arm64 rows built"))
     rows += arm64_run_rows(arm, goals)
     return rows
 
