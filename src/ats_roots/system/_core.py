@@ -264,15 +264,18 @@ def _openssldir_in(host):
 
 def anchor_plan(plan, target, anchor_dir, suffix, command, certs, trusted):
     """Anchors that are missing or differ, then the tool (command) if anything
-    changed or if the compiled store still lacks one of them (trusted: the
-    fingerprints it trusts now)."""
+    changed, if the compiled store still lacks one of them (trusted: the
+    fingerprints it trusts now), or if the tool's last run was cut short: its
+    outputs may be half made, and what trusts the roots may be only part of
+    them (Debian's hash links are made before its bundle)."""
     for cert in certs:
         inner = "%s/%s%s" % (anchor_dir, cert.slug, suffix)
         plan.manifest.append(record("anchor", inner, cert.sha256))
         if read_host(target.path(target.resolve(inner))) == cert.pem:
             continue
         plan.writes.append(Write(inner, cert.pem, "anchor for %s" % cert.name))
-    if plan.writes or any(c.sha256 not in trusted for c in certs):
+    cut_short = target.fs.lstat(TOOL_RUNNING) is not None
+    if plan.writes or cut_short or any(c.sha256 not in trusted for c in certs):
         plan.commands.append(list(command))
     return plan
 
