@@ -92,8 +92,14 @@ ONE_WORKER_MODULES = ("test_ses_clients", "test_patch_matrix", "test_arm64")
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(config, items):
-    for order, item in enumerate(items):
-        item.ats_order = order  # the table's order, the same whatever is kept or dealt out
+    # the tables' order, the same whatever is kept or dealt out: the image
+    # matrix's own checks first (its rows and columns as images/matrix.toml and
+    # the checks' numbers list them), then the other modules' cells
+    first = sorted(range(len(items)), key=lambda i: (items[i].module.__name__.rpartition(".")[2]
+                                                      != "test_matrix", i))
+    for order, i in enumerate(first):
+        items[i].ats_order = order
+    for item in items:
         module = item.module.__name__.rpartition(".")[2]
         if module in ONE_WORKER_MODULES:
             item.add_marker(pytest.mark.xdist_group(module))
