@@ -155,7 +155,8 @@ def table(out: dict, goals: dict) -> list[tuple]:
                          if changed and label == "warm" else "")))
         kept = m.get("kept") or []
         rows.append((f"  make test-matrix ({label})", m["seconds"], None, None, "",
-                     f"kept from the last passing run: {', '.join(kept)}" if kept
+                     "kept from the last passing run: "
+                     + ", ".join(os.path.basename(k).removesuffix(".py") for k in kept) if kept
                      else "every check ran"))
         rows += floor_rows(m.get("floor"), label, goals)
     rows += floor_rows(out.get("matrix_last"), "last run", goals)
