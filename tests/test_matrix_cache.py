@@ -38,8 +38,8 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if not hasattr(terminalreporter.config, "workerinput"):
         kept = terminalreporter.config.pluginmanager.get_plugin("ats-resultcache")
-        terminalreporter.write_line("NOTE " + str(kept.note()))
-        terminalreporter.write_line("CELLS " + str(len(kept.reused_cells())))
+        terminalreporter.write_line("NOTE " + str(kept.note(terminalreporter.config)))
+        terminalreporter.write_line("CELLS " + str(len(kept.reused_cells(terminalreporter.config))))
 """
 
 MODULE = """

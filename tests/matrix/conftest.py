@@ -360,8 +360,8 @@ def pytest_terminal_summary(terminalreporter):
     # this run's costs only (an empty file where every module was kept)
     matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-costs.json"), _costs)
     kept = config.pluginmanager.get_plugin("ats-resultcache")
-    note = kept.note() if kept else None
-    for recorded in kept.reused_cells() if kept else ():
+    note = kept.note(config) if kept else None
+    for recorded in kept.reused_cells(config) if kept else ():
         _add_cell(recorded)
     matrixlib.write_json(os.path.join(matrixlib.RESULTS, "matrix-kept.json"),
                          {"modules": sorted(kept.reused) if kept else [], "note": note})

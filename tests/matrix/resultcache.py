@@ -54,6 +54,7 @@ class ResultCache:
         self.fresh = os.environ.get(FRESH_ENV) == "1"
         self._shared = None
         self.reused: dict[str, dict] = {}  # module path -> its kept entry
+        self._reused_known = False  # reused decided (at collection, else from disk once)
         self._ran: dict[str, dict] = {}  # module path -> {"cells": [...], "failed": bool}
         self._narrowed = False
         self.changed: dict[str, list] = {}  # module run again -> the inputs that changed
@@ -120,6 +121,7 @@ class ResultCache:
                 drop.append(item)
             else:
                 keep.append(item)
+        self._reused_known = True
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -141,9 +143,7 @@ class ResultCache:
     def pytest_sessionfinish(self, session, exitstatus):
         if hasattr(session.config, "workerinput"):
             return  # the controller keeps them (under xdist it has every report)
-        if not self.reused and not self._narrowed:
-            # under xdist the controller collects nothing: it finds the kept modules itself
-            self.reused = self._kept_on_disk()
+        self._know_reused(session.config)
         if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.reused:
             session.exitstatus = pytest.ExitCode.OK  # every module was kept
         # a module that passed is kept though another failed (the next run runs
@@ -165,25 +165,31 @@ class ResultCache:
                            "tests": ran.get("tests", 0), "inputs": self.inputs(module)}, f)
             os.replace(path + ".tmp", path)
 
-    def _kept_on_disk(self) -> dict[str, dict]:
+    def _know_reused(self, config) -> None:
+        """Under xdist the controller collects nothing: it finds the kept
+        modules itself, once, among those the run was given (as a worker's
+        collection would have)."""
+        if self._reused_known or self._narrowed:
+            return
+        self._reused_known = True
         try:
             names = os.listdir(self.directory)
         except OSError:
-            return {}
-        out = {}
+            return
+        given = [os.path.relpath(os.path.abspath(a), self.root) for a in config.args]
         for name in sorted(names):
             if not name.endswith(".json"):
                 continue
             module = name[:-5].replace("__", os.sep)
+            if not any(g == "." or module == g or module.startswith(g + os.sep) for g in given):
+                continue
             entry = self.kept(module)
             if entry and module not in self._ran:
-                out[module] = entry
-        return out
+                self.reused[module] = entry
 
-    def reused_cells(self) -> list[list]:
+    def reused_cells(self, config) -> list[list]:
         """The kept modules' cells, as the reports carried them."""
-        if not self.reused and not self._narrowed:
-            self.reused = self._kept_on_disk()
+        self._know_reused(config)
         return [cell for entry in self.reused.values() for cell in entry["cells"]]
 
     def rerun_note(self) -> str | None:
@@ -194,9 +200,9 @@ class ResultCache:
             f"{os.path.basename(m).removesuffix('.py')} ({', '.join(why) or 'no inputs kept'}"
             " changed)" for m, why in sorted(self.changed.items()))
 
-    def note(self) -> str | None:
+    def note(self, config) -> str | None:
         """One line for the table: what was not run again, and when it was measured."""
-        cells = self.reused_cells()
+        cells = self.reused_cells(config)
         if not self.reused:
             return self.rerun_note()
         tests = sum(e.get("tests", 0) for e in self.reused.values())
