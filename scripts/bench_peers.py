@@ -275,6 +275,10 @@ def floor_rows(f: dict | None, label: str, goals: dict) -> list[tuple]:
              f"<= {goals['matrix_floor']}x",
              f"{f['tests_with_containers']} tests starting {f['containers_started']} containers"
              f" (+{f['containers_created'] - f['containers_started']} created, never started)")]
+    for arch, part in (f.get("by_arch") or {}).items():
+        if part["floor_s"]:
+            rows.append((f"    of which the {arch} rows", part["checks_s"], part["floor_s"],
+                         part["ratio"], "", "the same ratio, these rows only"))
     if f["no_floor_s"]:
         rows.append((f"  matrix tests with no container floor ({label})", f["no_floor_s"], None,
                      None, "", "builds/exports: " + ", ".join(f["no_floor_tests"][:4])))
