@@ -14,6 +14,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 
 import pytest
 from corpus import Checker, link, make_sentinel
@@ -103,21 +104,30 @@ def test_tool_that_reaches_for_the_network(deb, tmp_path):
     server.settimeout(0.2)
     port = server.getsockname()[1]
     hits = []
+    stop = threading.Event()
 
     def accept():
-        for _ in range(100):
+        while not stop.is_set():
             with contextlib.suppress(OSError):
-                hits.append(server.accept())
+                hits.append(server.accept()[1])
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     hostile_tool(deb, f"bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>/dev/null")
     install_then_verify(Checker(deb, host))
     # Negative control: the same connection from outside the tool does arrive.
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    # Accepted in order, so once it is, a connection the tool made (earlier)
+    # would have been too; then the listener stops, not after a fixed wait.
+    control = socket.create_connection(("127.0.0.1", port), timeout=5)
+    mine = control.getsockname()
+    deadline = time.monotonic() + 30
+    while mine not in hits and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
     thread.join(30)
+    control.close()
     server.close()
-    assert len(hits) == 1, hits
+    assert hits == [mine], f"{hits}: only the control's connection ({mine}) may arrive"
 
 
 def test_anchor_dir_linked_to_the_host(deb, tmp_path):
