@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from helpers import FIXTURES, need
@@ -89,3 +90,38 @@ def test_libcrypto_major_reads_the_soname():
     assert major("usr/lib/x86_64-linux-gnu/libcrypto.so.3") == 3
     assert major("/usr/lib/libcrypto.so.1.1") == 1
     assert major("libcrypto.3.dylib") is None and major(None) is None
+
+
+WRITE_AND_SAY = """
+import os, sys
+if sys.argv[2] == "no-tempfile":
+    sys.modules["tempfile"] = None  # as in a cut-down Python: importing it fails
+from ats_roots import _portable
+path = os.path.join(sys.argv[1], "bundle.pem")
+_portable.atomic_write(path, b"new", mode=0o640)
+print("tempfile" in sys.modules and sys.modules["tempfile"] is not None)
+"""
+
+
+@pytest.mark.parametrize("python", ["with-tempfile", "no-tempfile"])
+def test_atomic_write_needs_no_tempfile(tmp_path, python):
+    """A Python without tempfile (some images strip it) writes the same way: the
+    file replaced whole, its mode, no temp file left; where tempfile is there,
+    it is the one used (so the two runs take different paths)."""
+    (tmp_path / "bundle.pem").write_bytes(b"old")
+    done = subprocess.run([sys.executable, "-c", WRITE_AND_SAY, str(tmp_path), python],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(python == "with-tempfile")
+    assert (tmp_path / "bundle.pem").read_bytes() == b"new"
+    assert (tmp_path / "bundle.pem").stat().st_mode & 0o777 == 0o640
+    assert os.listdir(tmp_path) == ["bundle.pem"]
+
+
+def test_a_start_that_writes_nothing_imports_no_tempfile():
+    """tempfile brings shutil and random: a read-only start must not pay for them."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from ats_roots import _portable; "
+         "_portable.pem_blocks(b''); print(sorted({'tempfile', 'shutil'} & set(sys.modules)))"],
+        capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
