@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -856,6 +857,32 @@ def test_java_store_gets_each_root(hook_env, bundles, fake_jvm):
     theirs = f"-Xss1m -Djavax.net.ssl.trustStore={complete}"
     kept = dumped(run_hook(["--", *DUMP_ENV], dict(env, JAVA_TOOL_OPTIONS=theirs)))["env"]
     assert kept["JAVA_TOOL_OPTIONS"] == theirs
+
+
+def test_a_keytool_that_hangs_is_stopped_and_is_exit_3(hook_env, bundles, fake_jvm):
+    """A JVM whose keytool never returns must not hold CMD's start forever: it
+    is stopped after ATS_HOOK_KEYTOOL_TIMEOUT seconds, one line, exit 3, CMD
+    not run. Control: the real keytool under the same short timeout adds the
+    roots. A timeout that is not seconds is bad usage (2)."""
+    env = dict(hook_env, JAVA_HOME=str(fake_jvm), ATS_HOOK_JAVA="auto",
+               ATS_HOOK_KEYTOOL_TIMEOUT="5")
+    env["ATS_HOOK_SYSTEM_BUNDLES"] = str(bundles / "good.pem")  # only Java lacks them
+    control = run_hook(["--", "true"], env)
+    assert control.returncode == 0 and "Java trust store" in control.stderr, control.stderr
+    keytool = fake_jvm / "bin" / "keytool"
+    keytool.unlink()
+    keytool.write_text("#!/bin/sh\nexec sleep 600\n")
+    keytool.chmod(0o755)
+    shutil.rmtree(private_dir(hook_env))  # no remembered answer: a first start again
+    env["ATS_HOOK_KEYTOOL_TIMEOUT"] = "0.5"
+    start = time.monotonic()
+    hung = run_hook(["--", "sh", "-c", "echo ran"], env)
+    assert time.monotonic() - start < 30
+    assert hung.returncode == 3 and hung.stdout == "", hung.stderr
+    assert hung.stderr.count("\n") == 1 and "keytool ran longer than 0.5 s" in hung.stderr
+    for bad in ("soon", "0", "-1", "inf", "nan"):
+        usage = run_hook(["--", "true"], dict(env, ATS_HOOK_KEYTOOL_TIMEOUT=bad))
+        assert usage.returncode == 2 and "ATS_HOOK_KEYTOOL_TIMEOUT" in usage.stderr, bad
 
 
 def test_java_trust_store_you_named_gets_the_roots(hook_env, bundles, fake_jvm):
